@@ -1,0 +1,30 @@
+# ibkey: `make run` starts the app, `make test` runs every check. Both
+# install the Debian/Ubuntu packages they need first.
+
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+export PATH := $(PATH):$(dir $(GO))
+
+.PHONY: run test build cli fuzz bench
+
+run:
+	scripts/deps.sh run
+	$(GO) run .
+
+test:
+	scripts/deps.sh test
+	scripts/test.sh
+
+build:
+	scripts/deps.sh run
+	$(GO) build -o ibkey-app .
+	$(GO) build -o ibkey ./cmd/ibkey
+
+cli:
+	$(GO) build -o ibkey ./cmd/ibkey
+
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/test.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every check of ibkey: formatting, vet, staticcheck, the tests under
+# the race detector (UI, browser and keyring tests included), the mobile
+# builds of the pure-Go packages, and a short run of every fuzzer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+FUZZTIME="${FUZZTIME:-5s}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step gofmt
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step go vet
+go vet ./...
+
+step staticcheck
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+step "mobile builds (cgo off)"
+pure="./authcore/... ./platform/..."
+CGO_ENABLED=0 GOOS=android GOARCH=arm64 go build $pure
+CGO_ENABLED=0 GOOS=android GOARCH=arm64 go vet $pure
+CGO_ENABLED=0 GOOS=ios GOARCH=arm64 go build $pure
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build $pure
+CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 go build $pure
+
+step "go test -race"
+go test -race -timeout 20m ./...
+
+step "UI tests as a phone (-tags mobile)"
+go test -tags mobile -timeout 10m ./app/...
+
+step "the OS keyring (gnome-keyring's Secret Service)"
+dbus-run-session -- sh -c 'printf ibkey-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
+	IBKEY_TEST_KEYRING=1 go test -count=1 -run TestKeyringOS ./platform/'
+
+step "fuzzers, $FUZZTIME each"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //'); do
+		echo "$pkg $f"
+		go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+	done
+done
+echo "all checks passed"
