@@ -1,0 +1,42 @@
+// Package vault keeps the users of one device: who they are (name, account,
+// service, pinned service identity, OCRA suite, device id), their OCRA
+// secrets sealed behind a PIN or a biometric check, and the keys that must
+// work before unlock.
+//
+// # Which to use
+//
+// [Open] a folder with the platform's SecretStore (and Biometrics, when the
+// device has them). [Vault.Add] enrolls a user, [Vault.Users] lists them,
+// [Vault.Unlock] opens one user's secret and [Secret.Respond] answers a
+// challenge with it. Close the Secret when done.
+//
+// # No PIN oracle
+//
+// The PIN gate seals the secret with a keystream and no MAC: the key is
+// Argon2id over the PIN, a per-seal salt and a device pepper kept in the
+// SecretStore. Every PIN opens something; a wrong PIN opens a wrong secret,
+// whose responses only the service can tell from the right ones. Nothing
+// stored depends on the PIN through a check that a copy of the files could
+// run: not a MAC, a tag, a hash or a public key. The Argon2id parameters are
+// stored with each seal and capped when read ([MaxMemoryKiB], [MaxTime],
+// [MaxThreads]).
+//
+// The biometric gate seals the secret with an AEAD under a random key that
+// the platform releases only after a successful biometric check. A user can
+// have both gates.
+//
+// A soft DSC+ card ([GateCard]) has a suite with a PIN input (P): the PIN is
+// part of the OCRA computation and the service verifies it. The secret is
+// sealed under the vault key only.
+//
+// # The file
+//
+// All users live in one file, vault.ibk: a magic, a version and an AEAD
+// (XChaCha20-Poly1305) over a JSON body under the vault key from the
+// SecretStore. Writes are atomic (temporary file, fsync, rename, fsync of
+// the folder) and made under a lock file, so that two processes do not lose
+// each other's users. A damaged, truncated or newer file gives an error
+// ([ErrDamaged], [ErrTooNew]) and is never overwritten. The keys that must
+// work before unlock (the device-channel key and the delivery key) are
+// sealed under the vault key only, never the PIN.
+package vault

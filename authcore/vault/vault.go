@@ -1,0 +1,589 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SecretStore keeps the vault's device-bound secrets (the vault key and the
+// device pepper): the platform's keyring, keychain or keystore. It must be
+// scoped to one vault. Get reports absence with an error for which
+// errors.Is(err, fs.ErrNotExist) is true.
+type SecretStore interface {
+	Get(name string) ([]byte, error)
+	Set(name string, secret []byte) error
+	Delete(name string) error
+}
+
+// Biometrics creates random keys that only a successful biometric check
+// releases. Enroll creates the key called name and returns it;
+// Authenticate asks for the check, showing reason, and returns the key.
+type Biometrics interface {
+	Enroll(name string) ([]byte, error)
+	Authenticate(name, reason string) ([]byte, error)
+	Remove(name string) error
+}
+
+// Names of the vault's files in its folder and of its secrets in the
+// SecretStore.
+const (
+	FileName     = "vault.ibk"
+	lockName     = "vault.lock"
+	VaultKeyName = "vault-key"
+	PepperName   = "device-pepper"
+)
+
+// lastUsedStep is how stale LastUsed may get before Unlock rewrites it:
+// LastUsed is kept to the minute, so that a burst of unlocks writes once.
+const lastUsedStep = time.Minute
+
+// Vault is the users of one device, kept in one file. It is safe for
+// concurrent use, and several processes may use one vault at once.
+type Vault struct {
+	dir, path string
+	secrets   SecretStore
+	bio       Biometrics
+	key       []byte // the vault key: seals the file
+	pepper    []byte // the device pepper: an input of every PIN seal
+
+	kdf      KDF           // the cost of new PIN seals; tests lower it
+	lockWait time.Duration // how long to wait for another process's lock
+
+	mu    sync.Mutex // serialises writes within the process
+	cmu   sync.Mutex // guards cache
+	cache []User
+}
+
+// Open opens the vault in dir, creating the folder (mode 0700) when it is
+// missing. On first use it creates the vault key and the device pepper in
+// secrets and writes an empty vault. bio may be nil: then users with a
+// biometric gate can be listed but not added or unlocked by biometrics.
+//
+// A vault file that cannot be read (damaged, truncated, from a newer
+// version, sealed under a key that secrets does not hold) gives an error
+// and is left as it is.
+func Open(dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("%w: no vault folder", ErrInvalid)
+	}
+	if secrets == nil {
+		return nil, fmt.Errorf("%w: no secret store", ErrInvalid)
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("vault: create folder: %w", err)
+		}
+		os.Chmod(dir, 0o700) // MkdirAll's mode passes through the umask
+	}
+	v := &Vault{
+		dir: dir, path: filepath.Join(dir, FileName),
+		secrets: secrets, bio: bio,
+		kdf: DefaultKDF, lockWait: 10 * time.Second,
+	}
+	err := v.withLock(func() error {
+		// Temporary files of writes that a crash cut short.
+		if old, _ := filepath.Glob(filepath.Join(dir, "."+FileName+"-*.tmp")); old != nil {
+			for _, f := range old {
+				os.Remove(f)
+			}
+		}
+		data, err := v.readFile()
+		if err != nil {
+			return err
+		}
+		key, err := v.getSecret(VaultKeyName)
+		if err != nil {
+			return err
+		}
+		pepper, err := v.getSecret(PepperName)
+		if err != nil {
+			return err
+		}
+		if data != nil {
+			if key == nil || pepper == nil {
+				return fmt.Errorf("%w: the secret store has lost the vault's keys", ErrDamaged)
+			}
+			v.key, v.pepper = key, pepper
+			b, err := v.decode(data)
+			if err != nil {
+				return err
+			}
+			v.setCache(b)
+			return nil
+		}
+		// A new vault: keep the keys a store may still hold (a vault file
+		// deleted by hand), make the ones it lacks.
+		if key == nil {
+			if key, err = v.newSecret(VaultKeyName); err != nil {
+				return err
+			}
+		}
+		if pepper == nil {
+			if pepper, err = v.newSecret(PepperName); err != nil {
+				return err
+			}
+		}
+		v.key, v.pepper = key, pepper
+		return v.save(&body{PepperID: pepperID(pepper), Users: []record{}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Vault) getSecret(name string) ([]byte, error) {
+	b, err := v.secrets.Get(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault: read %s: %w", name, err)
+	}
+	if len(b) != keySize {
+		return nil, fmt.Errorf("%w: %s in the secret store has %d bytes, want %d", ErrDamaged, name, len(b), keySize)
+	}
+	return b, nil
+}
+
+func (v *Vault) newSecret(name string) ([]byte, error) {
+	b := make([]byte, keySize)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		return nil, fmt.Errorf("vault: read random: %w", err)
+	}
+	if err := v.secrets.Set(name, b); err != nil {
+		return nil, fmt.Errorf("vault: keep %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// withLock runs fn holding the vault's lock: the process's mutex and the
+// lock file, so that no other process writes meanwhile.
+func (v *Vault) withLock(fn func() error) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	f, err := os.OpenFile(filepath.Join(v.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("vault: open lock: %w", err)
+	}
+	defer f.Close()
+	deadline := time.Now().Add(v.lockWait)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		ok, err := tryLock(f)
+		if err != nil {
+			return fmt.Errorf("vault: lock: %w", err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w (waited %v for %s)", ErrLocked, v.lockWait, f.Name())
+		}
+		time.Sleep(wait)
+	}
+	defer unlock(f)
+	return fn()
+}
+
+// readFile returns the vault file, or nil when there is none.
+func (v *Vault) readFile() ([]byte, error) {
+	f, err := os.Open(v.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("vault: read %s: %w", v.path, err)
+	}
+	return data, nil
+}
+
+func (v *Vault) decode(data []byte) (*body, error) {
+	b, err := decodeFile(data, v.key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v.path, err)
+	}
+	if !bytes.Equal(b.PepperID, pepperID(v.pepper)) {
+		return nil, fmt.Errorf("%s: %w: the device pepper in the secret store is not the vault's", v.path, ErrDamaged)
+	}
+	return b, nil
+}
+
+// load reads the vault. A missing file (deleted since Open) is an error:
+// the vault never silently starts over.
+func (v *Vault) load() (*body, error) {
+	data, err := v.readFile()
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return nil, fmt.Errorf("%w: %s is missing", ErrDamaged, v.path)
+	}
+	b, err := v.decode(data)
+	if err != nil {
+		return nil, err
+	}
+	v.setCache(b)
+	return b, nil
+}
+
+func (v *Vault) save(b *body) error {
+	data, err := encodeFile(b, v.key, rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(v.dir, v.path, data); err != nil {
+		return fmt.Errorf("vault: write %s: %w", v.path, err)
+	}
+	v.setCache(b)
+	return nil
+}
+
+// update is a read-modify-write of the file under the lock. A file that
+// does not read is never written.
+func (v *Vault) update(fn func(b *body) error) error {
+	return v.withLock(func() error {
+		b, err := v.load()
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		return v.save(b)
+	})
+}
+
+func (v *Vault) setCache(b *body) {
+	users := make([]User, len(b.Users))
+	for i := range b.Users {
+		users[i] = b.Users[i].user()
+	}
+	slices.SortFunc(users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	v.cmu.Lock()
+	v.cache = users
+	v.cmu.Unlock()
+}
+
+// Users returns the users sorted by name, reloaded from the file; if the
+// file cannot be read it returns the users last read. Use List to see the
+// error.
+func (v *Vault) Users() []User {
+	users, err := v.List()
+	if err != nil {
+		v.cmu.Lock()
+		defer v.cmu.Unlock()
+		return slices.Clone(v.cache)
+	}
+	return users
+}
+
+// List returns the users sorted by name, reloaded from the file.
+func (v *Vault) List() ([]User, error) {
+	if _, err := v.load(); err != nil {
+		return nil, err
+	}
+	v.cmu.Lock()
+	defer v.cmu.Unlock()
+	return slices.Clone(v.cache), nil
+}
+
+func find(b *body, name string) (*record, error) {
+	for i := range b.Users {
+		if b.Users[i].Name == name {
+			return &b.Users[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %q", ErrNoUser, name)
+}
+
+func findID(b *body, id []byte) (*record, error) {
+	for i := range b.Users {
+		if bytes.Equal(b.Users[i].ID, id) {
+			return &b.Users[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: removed meanwhile", ErrNoUser)
+}
+
+// User returns the user called name, or ErrNoUser.
+func (v *Vault) User(name string) (User, error) {
+	b, err := v.load()
+	if err != nil {
+		return User{}, err
+	}
+	r, err := find(b, name)
+	if err != nil {
+		return User{}, err
+	}
+	return r.user(), nil
+}
+
+// Add seals u's secret behind its gates and adds u. It checks every field
+// (name, PIN rules, suite, key sizes) and returns ErrExists when a user has
+// u.Name already. now is the user's creation time.
+func (v *Vault) Add(u NewUser, rand io.Reader, now time.Time) error {
+	gate, err := u.check()
+	if err != nil {
+		return err
+	}
+	if _, err := v.User(u.Name); err == nil {
+		return fmt.Errorf("%w: %q", ErrExists, u.Name)
+	} else if !errors.Is(err, ErrNoUser) {
+		return err
+	}
+	r := record{
+		ID: make([]byte, idSize), Name: u.Name, Account: u.Account, Service: u.Service,
+		DeviceID: u.DeviceID, Suite: u.Suite.String(), Gate: gate, Created: now.UTC().Round(0),
+		ServiceKey:  bytes.Clone(u.ServiceKey),
+		ChannelKey:  bytes.Clone(u.ChannelKey),
+		DeliveryKey: bytes.Clone(u.DeliveryKey),
+	}
+	if _, err := io.ReadFull(rand, r.ID); err != nil {
+		return fmt.Errorf("vault: read random: %w", err)
+	}
+	switch {
+	case gate == GateCard:
+		r.Card = bytes.Clone(u.Secret)
+	case gate.HasPIN():
+		if r.PIN, err = sealPIN(u.Secret, u.PIN, v.pepper, v.kdf, rand); err != nil {
+			return err
+		}
+	}
+	enrolled := ""
+	if gate.HasBiometric() {
+		if v.bio == nil {
+			return ErrNoBiometrics
+		}
+		name := "ibkey-bio-" + hex.EncodeToString(r.ID)
+		key, err := v.bio.Enroll(name)
+		if err != nil {
+			return fmt.Errorf("vault: enroll biometrics: %w", err)
+		}
+		enrolled = name
+		r.Bio, err = sealBio(u.Secret, key, r.ID, name, rand)
+		clear(key)
+		if err != nil {
+			v.bio.Remove(name)
+			return err
+		}
+	}
+	err = v.update(func(b *body) error {
+		if _, err := find(b, u.Name); err == nil {
+			return fmt.Errorf("%w: %q", ErrExists, u.Name)
+		}
+		if len(b.Users) >= maxUsers {
+			return fmt.Errorf("%w: at most %d users", ErrInvalid, maxUsers)
+		}
+		b.Users = append(b.Users, r)
+		return nil
+	})
+	if err != nil && enrolled != "" {
+		v.bio.Remove(enrolled)
+	}
+	return err
+}
+
+// Remove removes the user called name, and its biometric key.
+func (v *Vault) Remove(name string) error {
+	var bioKey string
+	err := v.update(func(b *body) error {
+		r, err := find(b, name)
+		if err != nil {
+			return err
+		}
+		if r.Bio != nil {
+			bioKey = r.Bio.Key
+		}
+		b.Users = slices.DeleteFunc(b.Users, func(x record) bool { return x.Name == name })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if bioKey != "" && v.bio != nil {
+		if err := v.bio.Remove(bioKey); err != nil {
+			return fmt.Errorf("vault: user removed; its biometric key stays: %w", err)
+		}
+	}
+	return nil
+}
+
+// Rename gives the user called old the name new.
+func (v *Vault) Rename(old, new string) error {
+	if err := checkName(new); err != nil {
+		return err
+	}
+	return v.update(func(b *body) error {
+		r, err := find(b, old)
+		if err != nil {
+			return err
+		}
+		if old == new {
+			return nil
+		}
+		if _, err := find(b, new); err == nil {
+			return fmt.Errorf("%w: %q", ErrExists, new)
+		}
+		r.Name = new
+		return nil
+	})
+}
+
+// Keys returns the user's device-channel key and X25519 delivery key, which
+// work before unlock: they are sealed under the vault key, not the PIN.
+// Either may be nil.
+func (v *Vault) Keys(name string) (channelKey, deliveryKey []byte, err error) {
+	b, err := v.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := find(b, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bytes.Clone(r.ChannelKey), bytes.Clone(r.DeliveryKey), nil
+}
+
+// Unlock says which gate opens a secret: a PIN or a biometric check, whose
+// prompt shows Reason. For a card the PIN is the card's PIN.
+type Unlock struct {
+	PIN       string
+	Biometric bool
+	Reason    string
+}
+
+// Unlock opens the secret of the user called name through the gate how
+// chooses and records now as the user's last use (kept to the minute).
+//
+// A wrong PIN is not an error: it opens a wrong secret, whose responses
+// the service refuses. A PIN that breaks the length or character rules is
+// ErrBadPIN; a gate the user does not have is ErrNoGate.
+func (v *Vault) Unlock(name string, how Unlock, now time.Time) (*Secret, error) {
+	b, err := v.load()
+	if err != nil {
+		return nil, err
+	}
+	r, err := find(b, name)
+	if err != nil {
+		return nil, err
+	}
+	suite := r.user().Suite
+	s := &Secret{suite: suite}
+	switch {
+	case how.PIN != "" && how.Biometric:
+		return nil, fmt.Errorf("%w: choose a PIN or biometrics, not both", ErrNoGate)
+	case r.Gate == GateCard:
+		if how.Biometric {
+			return nil, fmt.Errorf("%w: %q is a card: it takes its PIN", ErrNoGate, name)
+		}
+		if err := checkPINForm(how.PIN); err != nil {
+			return nil, err
+		}
+		s.key, s.pin = bytes.Clone(r.Card), how.PIN
+	case how.PIN != "":
+		if r.PIN == nil {
+			return nil, fmt.Errorf("%w: %q has no PIN", ErrNoGate, name)
+		}
+		if err := checkPINForm(how.PIN); err != nil {
+			return nil, err
+		}
+		s.key = r.PIN.open(how.PIN, v.pepper)
+	case how.Biometric:
+		if r.Bio == nil {
+			return nil, fmt.Errorf("%w: %q has no biometric gate", ErrNoGate, name)
+		}
+		if v.bio == nil {
+			return nil, ErrNoBiometrics
+		}
+		key, err := v.bio.Authenticate(r.Bio.Key, how.Reason)
+		if err != nil {
+			return nil, fmt.Errorf("vault: biometric check: %w", err)
+		}
+		s.key, err = r.Bio.open(key, r.ID)
+		clear(key)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: give a PIN or ask for biometrics", ErrNoGate)
+	}
+	now = now.UTC().Round(0)
+	if d := now.Sub(r.LastUsed); r.LastUsed.IsZero() || d >= lastUsedStep || d <= -lastUsedStep {
+		err := v.update(func(b *body) error {
+			r, err := findID(b, r.ID)
+			if err != nil {
+				return err
+			}
+			r.LastUsed = now
+			return nil
+		})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ChangePIN re-seals the user's secret under newPIN, with a fresh salt and
+// the current cost.
+//
+// The vault cannot tell whether oldPIN is right: that is the point of the
+// PIN gate. A wrong oldPIN re-seals a wrong secret, and the user's
+// responses stay wrong for good. The caller must confirm oldPIN first, by a
+// response that the service accepts (the app does so when online).
+func (v *Vault) ChangePIN(name, oldPIN, newPIN string, rand io.Reader) error {
+	if err := CheckPIN(newPIN); err != nil {
+		return err
+	}
+	if err := checkPINForm(oldPIN); err != nil {
+		return err
+	}
+	b, err := v.load()
+	if err != nil {
+		return err
+	}
+	r, err := find(b, name)
+	if err != nil {
+		return err
+	}
+	if r.PIN == nil {
+		if r.Gate == GateCard {
+			return fmt.Errorf("%w: %q is a card: its PIN is changed at the service", ErrNoGate, name)
+		}
+		return fmt.Errorf("%w: %q has no PIN", ErrNoGate, name)
+	}
+	secret := r.PIN.open(oldPIN, v.pepper)
+	slot, err := sealPIN(secret, newPIN, v.pepper, v.kdf, rand)
+	clear(secret)
+	if err != nil {
+		return err
+	}
+	return v.update(func(b *body) error {
+		cur, err := findID(b, r.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PIN == nil || !bytes.Equal(cur.PIN.Salt, r.PIN.Salt) {
+			return fmt.Errorf("vault: the PIN of %q changed meanwhile", name)
+		}
+		cur.PIN = slot
+		return nil
+	})
+}
