@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 )
 
 // Kinds of SecretStore that [OpenSecretStoreKind] opens.
@@ -22,7 +24,8 @@ const probeName = "ibkey-probe-absent"
 
 // OpenSecretStore opens the SecretStore the command line uses: the OS keyring
 // under service when it works; otherwise the file store in dir, after one line
-// on stderr saying so. It is OpenSecretStoreKind(StoreAuto, ...).
+// on stderr saying so when the file store is made. A file store that exists
+// in dir is used as it is. It is OpenSecretStoreKind(StoreAuto, ...).
 func OpenSecretStore(service, dir string, stderr io.Writer) (SecretStore, error) {
 	return OpenSecretStoreKind(StoreAuto, service, dir, stderr)
 }
@@ -47,14 +50,19 @@ func openSecretStore(kind, dir string, stderr io.Writer, keyring SecretStore) (S
 		}
 		return keyring, nil
 	case StoreAuto:
-		if probe(keyring) == nil {
+		// A file store made by an earlier fallback stays in use, so that
+		// keys do not move when a keyring appears later; it was announced
+		// when it was made.
+		_, statErr := os.Stat(filepath.Join(dir, secretFileName))
+		existed := statErr == nil
+		if !existed && probe(keyring) == nil {
 			return keyring, nil
 		}
 		store, err := NewFileStore(dir)
 		if err != nil {
 			return nil, err
 		}
-		if stderr != nil {
+		if !existed && stderr != nil {
 			fmt.Fprintf(stderr, "ibkey: no OS keyring; keeping keys in a file store in %s\n", dir)
 		}
 		return store, nil

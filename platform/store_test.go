@@ -408,3 +408,32 @@ func TestErrNotFoundIsNotExist(t *testing.T) {
 		t.Fatalf("Get of an absent name: %v, want ErrNotFound matching fs.ErrNotExist", err)
 	}
 }
+
+// TestOpenSecretStoreKeepsFileStore: once the fallback has made a file
+// store, later runs use it silently, even when a keyring has appeared, so
+// that the vault's keys never move.
+func TestOpenSecretStoreKeepsFileStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var first, second bytes.Buffer
+	s, err := openSecretStore(StoreAuto, dir, &first, errStore{ErrUnsupported})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("vault-key", []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openSecretStore(StoreAuto, dir, &second, NewMemoryStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.(*fileStore); !ok {
+		t.Fatalf("second open: got %T, want the file store", s)
+	}
+	if first.Len() == 0 || second.Len() != 0 {
+		t.Errorf("stderr: first %q, second %q; want one announcement, the first time", first.String(), second.String())
+	}
+	if v, err := s.Get("vault-key"); err != nil || !bytes.Equal(v, []byte{1}) {
+		t.Errorf("Get = %v, %v", v, err)
+	}
+}
