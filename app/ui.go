@@ -1,34 +1,408 @@
 // Package app is ibkey's user interface: the screens and navigation of the
 // iOS and Android flavors, on Fyne. It holds no crypto and no HTTP: it
-// drives authcore through interfaces, so that tests can drive it with fakes.
+// drives an [Authenticator] (the vault and the service behind an adapter,
+// or the in-memory [Fake]), so that tests drive it with fakes.
+//
+// # Layout of the package
+//
+//   - auth.go: the Authenticator interface and its types; fake.go: the Fake.
+//   - ui.go: the UI, navigation and the flavors' chrome (top bar, tab bar).
+//   - screens_*.go: one file per area (start, enroll, generate, approve,
+//     users, dsc, settings).
+//   - translations/: English and French, through fyne.io/fyne/v2/lang.
 package app
 
 import (
+	"context"
+	"errors"
+	"image/color"
+	"sync"
+	"time"
+
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"ibkey/assets"
+	"ibkey/platform"
+)
+
+// Options are what the UI is built from.
+type Options struct {
+	// Flavor is IOS or Android; FlavorAuto takes it from the platform
+	// (a phone) or from the Flavor setting (a desktop).
+	Flavor Flavor
+	// Auth is the authenticator: the adapter over the vault and the
+	// service, or a Fake. Required.
+	Auth Authenticator
+	// Bio is the device's biometric check, used for its kind (Touch ID,
+	// Face ID, fingerprint); nil means none. The Authenticator does the
+	// checks themselves.
+	Bio platform.Biometrics
+	// Now is the clock (time.Now when nil); its location is the one times
+	// are shown in.
+	Now func() time.Time
+	// NoWatch does not start watching for seamless login requests (tests
+	// that feed events themselves).
+	NoWatch bool
+}
+
+// Preference keys.
+const (
+	prefFlavor   = "flavor"
+	prefAutoLock = "autolock_seconds"
+	prefTheme    = "theme"
+	prefLanguage = "language"
 )
 
 // UI is the app's user interface in one window.
 type UI struct {
 	app    fyne.App
 	window fyne.Window
+	opts   Options
+	flavor Flavor
+	words  words
+	auth   Authenticator
+
+	stack []screen // the navigation: the last is shown
+
+	// Widgets of the screen shown, by id, for the tests and the
+	// keyboard: buttons, entries, selects and radio groups.
+	buttons map[string]*widget.Button
+	entries map[string]fyne.Focusable
+	selects map[string]*widget.Select
+	radios  map[string]*widget.RadioGroup
+	message *widget.Label // the error or status line of the screen
+
+	// State of the flows, kept here and not in widgets.
+	online    bool
+	requests  []LoginRequest // seamless requests waiting
+	enroll    enrollState
+	gen       genState
+	approval  approvalState
+	userName  string // the user the Users screens are about
+	dsc       dscState
+	hiddenAt  time.Time // when the app left the foreground
+	bg        sync.WaitGroup
+	stopWatch context.CancelFunc
+	events    int // events handled, for tests
+	eventsMu  sync.Mutex
 }
 
-// New builds the UI of a in a new window titled "ibkey".
-func New(a fyne.App) *UI {
+// screen is one page of the navigation.
+type screen struct {
+	id    string
+	title string
+	// tab is "home" or "more" for the screens under the iOS tab bar and
+	// the Android menu; "" for the pages of a flow.
+	tab   string
+	build func() fyne.CanvasObject
+}
+
+// New builds the UI of a in a new window titled "ibkey" and shows the
+// login screen.
+func New(a fyne.App, o Options) *UI {
+	if o.Auth == nil {
+		panic("app: Options.Auth is nil")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	a.SetIcon(assets.Icon)
-	w := a.NewWindow("ibkey")
-	u := &UI{app: a, window: w}
-	w.SetContent(container.NewCenter(widget.NewLabel("ibkey")))
-	w.Resize(fyne.NewSize(390, 700))
+	u := &UI{app: a, opts: o, auth: o.Auth, online: true}
+	u.flavor = o.Flavor
+	if u.flavor == FlavorAuto {
+		u.flavor = detectFlavor(a)
+	}
+	u.words = u.flavor.words()
+	setLanguage(a.Preferences().StringWithFallback(prefLanguage, LangSystem))
+	u.applyTheme(a.Preferences().StringWithFallback(prefTheme, themeSystem))
+	u.window = a.NewWindow("ibkey")
+	u.window.Resize(fyne.NewSize(390, 760))
+	a.Lifecycle().SetOnExitedForeground(func() { u.exitedForeground(u.opts.Now()) })
+	a.Lifecycle().SetOnEnteredForeground(func() { u.enteredForeground(u.opts.Now()) })
+	u.reset(u.loginScreen())
+	if !o.NoWatch {
+		u.watch()
+	}
 	return u
 }
 
 // Window is the app's window.
 func (u *UI) Window() fyne.Window { return u.window }
 
+// Flavor is the flavor shown.
+func (u *UI) Flavor() Flavor { return u.flavor }
+
 // ShowAndRun shows the window and runs the app until it quits.
-func (u *UI) ShowAndRun() { u.window.ShowAndRun() }
+func (u *UI) ShowAndRun() {
+	u.window.ShowAndRun()
+	u.Close()
+}
+
+// Close stops watching for login requests.
+func (u *UI) Close() {
+	if u.stopWatch != nil {
+		u.stopWatch()
+	}
+}
+
+// watch listens for seamless login requests until Close.
+func (u *UI) watch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	u.stopWatch = cancel
+	events := u.auth.Watch(ctx)
+	go func() {
+		for ev := range events {
+			fyne.Do(func() {
+				u.handleEvent(ev)
+				u.eventsMu.Lock()
+				u.events++
+				u.eventsMu.Unlock()
+			})
+		}
+	}()
+}
+
+// async runs work away from the UI's goroutine and then done on it, with
+// work's error. The screen's buttons are disabled meanwhile.
+func (u *UI) async(work func(ctx context.Context) error, done func(error)) {
+	for _, b := range u.buttons {
+		b.Disable()
+	}
+	u.setMessage(T("Please wait…"), false)
+	u.bg.Add(1) // done by the callback, so that wait covers it
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := work(ctx)
+		fyne.Do(func() {
+			defer u.bg.Done()
+			for _, b := range u.buttons {
+				b.Enable()
+			}
+			u.setMessage("", false)
+			done(err)
+		})
+	}()
+}
+
+// wait waits for the background work started so far and its updates of
+// the screen (tests).
+func (u *UI) wait() {
+	u.bg.Wait()
+}
+
+// Navigation.
+
+func (u *UI) push(s screen) {
+	u.stack = append(u.stack, s)
+	u.render()
+}
+
+func (u *UI) back() {
+	if len(u.stack) > 1 {
+		u.stack = u.stack[:len(u.stack)-1]
+	}
+	u.render()
+}
+
+// reset makes s the only screen.
+func (u *UI) reset(s screen) {
+	u.stack = []screen{s}
+	u.render()
+}
+
+// replace shows s instead of the top screen.
+func (u *UI) replace(s screen) {
+	u.stack[len(u.stack)-1] = s
+	u.render()
+}
+
+// current is the id of the screen shown.
+func (u *UI) current() string { return u.stack[len(u.stack)-1].id }
+
+// render builds the top screen with its chrome.
+func (u *UI) render() {
+	s := u.stack[len(u.stack)-1]
+	u.buttons = map[string]*widget.Button{}
+	u.entries = map[string]fyne.Focusable{}
+	u.selects = map[string]*widget.Select{}
+	u.radios = map[string]*widget.RadioGroup{}
+	u.message = widget.NewLabel("")
+	u.message.Wrapping = fyne.TextWrapWord
+	u.message.Importance = widget.DangerImportance
+	u.message.Hide()
+	body := s.build()
+	content := container.NewBorder(nil, u.message, nil, nil, container.NewVScroll(container.NewPadded(body)))
+	var top, bottom fyne.CanvasObject
+	top = u.topBar(s)
+	if u.words.MoreAtBottom && s.tab != "" {
+		bottom = u.tabBar(s.tab)
+	}
+	u.window.SetContent(container.NewBorder(top, bottom, nil, nil, content))
+	// Word-wrapped labels know their height once they know their width:
+	// lay out again now that they do.
+	content.Refresh()
+}
+
+// topBar: the back button (or Services, or the Android menu) on the left,
+// the title in the middle.
+func (u *UI) topBar(s screen) fyne.CanvasObject {
+	title := widget.NewLabelWithStyle(s.title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	var left fyne.CanvasObject
+	switch {
+	case s.id == "login":
+		left = u.button("services", T("Services"), theme.MenuIcon(), func() { u.push(u.servicesScreen()) })
+	case len(u.stack) > 1:
+		left = u.button("back", T("Back"), theme.NavigateBackIcon(), u.back)
+	case !u.words.MoreAtBottom && s.tab != "":
+		if s.tab == "more" {
+			left = u.button("home", T("Home"), theme.HomeIcon(), func() { u.reset(u.homeScreen()) })
+		} else {
+			left = u.button("more", T("More"), theme.MenuIcon(), func() { u.reset(u.moreScreen()) })
+		}
+	}
+	bar := container.NewStack(title)
+	if left != nil {
+		// Keep the title centred: an invisible twin of the left button on
+		// the right.
+		spacer := canvas.NewRectangle(color.Transparent)
+		spacer.SetMinSize(left.MinSize())
+		bar = container.NewBorder(nil, nil, left, spacer, title)
+	}
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameHeaderBackground))
+	return container.NewVBox(container.NewStack(bg, container.NewPadded(bar)), widget.NewSeparator())
+}
+
+// tabBar is the iOS bottom tab bar: Home on the left, More on the right.
+func (u *UI) tabBar(tab string) fyne.CanvasObject {
+	home := u.button("tab.home", T("Home"), theme.HomeIcon(), func() { u.reset(u.homeScreen()) })
+	more := u.button("tab.more", T("More"), theme.MoreHorizontalIcon(), func() { u.reset(u.moreScreen()) })
+	home.Importance, more.Importance = widget.LowImportance, widget.LowImportance
+	if tab == "home" {
+		home.Importance = widget.HighImportance
+	} else {
+		more.Importance = widget.HighImportance
+	}
+	return container.NewVBox(widget.NewSeparator(), container.NewGridWithColumns(2, home, more))
+}
+
+// Widgets that tests reach by id.
+
+func (u *UI) button(id, label string, icon fyne.Resource, tap func()) *widget.Button {
+	b := widget.NewButtonWithIcon(label, icon, tap)
+	u.buttons[id] = b
+	return b
+}
+
+func (u *UI) primary(id, label string, tap func()) *widget.Button {
+	b := u.button(id, label, nil, tap)
+	b.Importance = widget.HighImportance
+	return b
+}
+
+func (u *UI) entry(id, placeholder string) *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder(placeholder)
+	u.entries[id] = e
+	return e
+}
+
+func (u *UI) password(id, placeholder string) *widget.Entry {
+	e := widget.NewPasswordEntry()
+	e.SetPlaceHolder(placeholder)
+	u.entries[id] = e
+	return e
+}
+
+func (u *UI) digits(id, placeholder string, max, group int) *digitEntry {
+	e := newDigitEntry(max, group)
+	e.SetPlaceHolder(placeholder)
+	u.entries[id] = e
+	return e
+}
+
+// setMessage shows text under the screen, as an error or not; "" hides it.
+func (u *UI) setMessage(text string, isErr bool) {
+	if u.message == nil {
+		return
+	}
+	u.message.Importance = widget.MediumImportance
+	if isErr {
+		u.message.Importance = widget.DangerImportance
+	}
+	u.message.SetText(text)
+	if text == "" {
+		u.message.Hide()
+	} else {
+		u.message.Show()
+	}
+}
+
+// showError explains err under the screen.
+func (u *UI) showError(err error) { u.setMessage(explain(err), true) }
+
+// explain turns an error into words for people.
+func explain(err error) string {
+	switch {
+	case errors.Is(err, ErrOffline):
+		return T("The service cannot be reached. Check your connection and try again.")
+	case errors.Is(err, ErrBadCredentials):
+		return T("Wrong username or password.")
+	case errors.Is(err, ErrBadCode):
+		return T("That security code is not right. Check it and try again.")
+	case errors.Is(err, ErrBadLink):
+		return T("That is not an enrollment link or Session ID.")
+	case errors.Is(err, ErrExpired):
+		return T("This has expired. Start again.")
+	case errors.Is(err, ErrRateLimited):
+		return T("Too many tries. Wait a minute and try again.")
+	case errors.Is(err, ErrLocked):
+		return T("Locked after too many failures. Contact Client Services.")
+	case errors.Is(err, ErrWrongNumber):
+		return T("That is not the number shown in your browser. The login was refused.")
+	case errors.Is(err, ErrWrongPIN):
+		return T("Wrong PIN.")
+	case errors.Is(err, ErrBadPIN):
+		return T("A PIN has 4 to 6 characters and must not be easy to guess.")
+	case errors.Is(err, ErrCancelled):
+		return T("Cancelled.")
+	case errors.Is(err, ErrExists):
+		return T("A user already has that name.")
+	case errors.Is(err, ErrNotFound):
+		return T("No such user.")
+	}
+	return T("Something went wrong: {{.Err}}", map[string]any{"Err": err.Error()})
+}
+
+// Small building blocks.
+
+func heading(s string) *widget.Label {
+	l := widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+func para(s string) *widget.Label {
+	l := widget.NewLabel(s)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+func caption(s string) *widget.Label {
+	l := para(s)
+	l.SizeName = theme.SizeNameCaptionText
+	return l
+}
+
+// big is large monospace text: a response, a challenge.
+func big(s string, size float32) *canvas.Text {
+	t := canvas.NewText(s, theme.Color(theme.ColorNameForeground))
+	t.TextSize = size
+	t.TextStyle = fyne.TextStyle{Monospace: true}
+	t.Alignment = fyne.TextAlignCenter
+	return t
+}

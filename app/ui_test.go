@@ -1,14 +1,698 @@
 package app
 
 import (
+	"strings"
 	"testing"
+	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+
+	"ibkey/platform"
 )
 
 func TestWindowTitle(t *testing.T) {
-	u := New(test.NewTempApp(t))
-	if got := u.Window().Title(); got != "ibkey" {
+	x := newFixture(t, IOS)
+	if got := x.u.Window().Title(); got != "ibkey" {
 		t.Errorf("title %q, want %q", got, "ibkey")
+	}
+	x.at("login")
+}
+
+func TestNavigation(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		gen := map[Flavor]string{IOS: "Generate Code", Android: "Generate Response"}[fl]
+
+		// Login screen: Services at the top left, then Authenticate.
+		x.at("login")
+		x.tap("services")
+		x.at("services")
+		x.tap("authenticate")
+		x.at("authenticate")
+		x.see("Add User", gen)
+		if !x.has("add-user") || !x.has("generate") {
+			t.Fatalf("Authenticate lacks Add User or Generate: %v", keys(x.u.buttons))
+		}
+		x.tap("back")
+		x.tap("back")
+		x.at("login")
+
+		// Home: the users and their quick actions.
+		x.tap("login")
+		x.at("home")
+		x.see("Alice", "U1234567", "Joint", "Card", "Active on this device", gen)
+		if !x.has("gen:Alice") || !x.has("dsc:Card") {
+			t.Errorf("quick actions missing: %v", keys(x.u.buttons))
+		}
+		// More: bottom right on iOS (tab bar), top left on Android (menu).
+		switch fl {
+		case IOS:
+			if x.has("more") || !x.has("tab.more") {
+				t.Fatalf("iOS: want More in the tab bar, buttons %v", keys(x.u.buttons))
+			}
+			x.tap("tab.more")
+		case Android:
+			if x.has("tab.more") || !x.has("more") {
+				t.Fatalf("Android: want More at the top left, buttons %v", keys(x.u.buttons))
+			}
+			x.tap("more")
+		}
+		x.at("more")
+		x.tap("2fa")
+		x.at("2fa")
+		x.see("Two-Factor Authentication", "Add User", gen)
+		x.tap("back")
+		x.tap("logout")
+		x.at("login")
+	})
+}
+
+// TestMoreIsBottomRightOnIOS checks where More is drawn, not just that it
+// exists.
+func TestMorePosition(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		id := map[Flavor]string{IOS: "tab.more", Android: "more"}[fl]
+		b := x.u.buttons[id]
+		pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(b).Add(fyne.NewPos(b.Size().Width/2, b.Size().Height/2))
+		size := x.u.window.Canvas().Size()
+		right, bottom := pos.X > size.Width/2, pos.Y > size.Height/2
+		if fl == IOS && !(right && bottom) {
+			t.Errorf("iOS More at %v in %v, want bottom right", pos, size)
+		}
+		if fl == Android && (right || bottom) {
+			t.Errorf("Android More at %v in %v, want top left", pos, size)
+		}
+	})
+}
+
+func TestAddUser(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		if fl == IOS {
+			x.tap("tab.more")
+		} else {
+			x.tap("more")
+		}
+		x.tap("2fa")
+		x.tap("add-user")
+		x.at("enroll-intro")
+		x.tap("continue")
+		x.at("enroll-credentials")
+
+		x.typeIn("username", "bob")
+		x.typeIn("password", "wrong")
+		x.tap("continue")
+		x.at("enroll-credentials")
+		x.see("Wrong username or password.")
+
+		x.u.entries["password"].(interface{ SetText(string) }).SetText("")
+		x.typeIn("password", "secret")
+		x.tap("continue")
+		x.at("enroll-code")
+		x.called("StartEnrollment  bob sms")
+		x.see("SMS", "+1 ••• ••• 0123")
+
+		// Didn't receive a security code? -> Voice.
+		x.tap("no-code")
+		x.tap("voice")
+		x.called("Resend enr-1 voice")
+		x.see("call")
+
+		x.typeIn("code", "12x3456")
+		if got := x.entryText("code"); got != "123 456" {
+			t.Errorf("code shown %q, want %q", got, "123 456")
+		}
+		switch fl {
+		case IOS:
+			// Activate, then Face ID.
+			x.tap("activate")
+			x.at("enroll-gate")
+			x.see("Face ID")
+			x.tap("use-bio")
+			x.called("Activate enr-1 code=123456 pin= bio=true")
+		case Android:
+			if x.has("activate") {
+				t.Error("Android code screen has Activate; want Send")
+			}
+			x.tap("send")
+			x.at("enroll-pin")
+			x.typeIn("pin", "2580")
+			x.typeIn("pin2", "2581")
+			x.tap("activate")
+			x.at("enroll-pin")
+			x.see("differ")
+			x.u.entries["pin2"].(interface{ SetText(string) }).SetText("")
+			x.typeIn("pin2", "2580")
+			x.tap("activate")
+			x.called("Activate enr-1 code=123456 pin=2580 bio=false")
+		}
+		x.at("enroll-done")
+		x.see("bob is ready")
+		x.tap("done")
+		x.at("home")
+		x.see("bob")
+		if fl == Android && x.fake.PIN("bob") != "2580" {
+			t.Errorf("bob's PIN %q", x.fake.PIN("bob"))
+		}
+	})
+}
+
+func TestAddUserWrongCode(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("services")
+		x.tap("authenticate")
+		x.tap("add-user")
+		x.tap("continue")
+		x.typeIn("username", "bob")
+		x.typeIn("password", "secret")
+		x.tap("continue")
+		x.typeIn("code", "654321")
+		if fl == IOS {
+			x.tap("activate")
+			x.tap("use-passcode")
+		} else {
+			x.tap("send")
+		}
+		x.at("enroll-pin")
+		x.typeIn("pin", "2580")
+		x.typeIn("pin2", "2580")
+		x.tap("activate")
+		x.at("enroll-code")
+		x.see("That security code is not right")
+		if _, ok := x.u.userNamed("bob"); ok {
+			t.Error("bob added with a wrong code")
+		}
+	})
+}
+
+func TestAddUserWithLink(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("services")
+		x.tap("authenticate")
+		x.tap("add-user")
+		x.tap("use-link")
+		x.typeIn("link", "nope")
+		x.tap("continue")
+		x.see("not an enrollment link")
+		x.u.entries["link"].(interface{ SetText(string) }).SetText("")
+		x.typeIn("link", "ibkey://enroll?session=ABCD-1234")
+		x.tap("continue")
+		if fl == IOS {
+			x.at("enroll-gate")
+			x.tap("use-bio")
+		} else {
+			x.at("enroll-pin")
+			x.typeIn("pin", "8264")
+			x.typeIn("pin2", "8264")
+			x.tap("activate")
+		}
+		x.at("enroll-done")
+		x.see("portal-user is ready")
+	})
+}
+
+func TestGenerate(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		if fl == IOS {
+			x.tap("tab.more")
+		} else {
+			x.tap("more")
+		}
+		x.tap("2fa")
+		x.tap("generate")
+		// Several users: choose one (the card is not offered).
+		x.at("gen-user")
+		if x.has("user:Card") {
+			t.Error("the DSC+ card is offered for Generate")
+		}
+		x.tap("user:Alice")
+		x.at("generate")
+
+		x.typeIn("challenge", "12")
+		x.tap("generate-passcode")
+		x.see("The challenge has 6 digits.")
+
+		x.typeIn("challenge", "3a4-567")
+		if got := x.entryText("challenge"); got != "123 456" {
+			t.Errorf("challenge shown %q, want %q", got, "123 456")
+		}
+		switch fl {
+		case Android: // PIN and challenge, then Generate Passcode
+			x.typeIn("pin", "2468")
+			x.tap("generate-passcode")
+		case IOS: // challenge, Generate Passcode, then the passcode
+			if x.has("pin") {
+				t.Error("iOS asks the passcode before the challenge")
+			}
+			x.tap("generate-passcode")
+			x.at("generate-unlock")
+			x.typeIn("pin", "2468")
+			x.tap("unlock")
+		}
+		x.at("response")
+		want := FakeResponse("Alice", "2468", "123456")
+		x.see(want[:4]+" "+want[4:], "Challenge 123 456", "3 minutes", "14:33")
+		x.called("Respond Alice 123456 pin=2468")
+		x.tap("copy")
+		if got := fyne.CurrentApp().Clipboard().Content(); got != want {
+			t.Errorf("clipboard %q, want %q", got, want)
+		}
+		x.see("Copied.")
+		x.tap("done")
+		x.at("more")
+	})
+}
+
+// A wrong PIN gives a wrong response, not an error.
+func TestGenerateWrongPIN(t *testing.T) {
+	x := newFixture(t, Android)
+	x.tap("login")
+	x.tap("gen:Alice")
+	x.typeIn("pin", "1357")
+	x.typeIn("challenge", "123456")
+	x.tap("generate-passcode")
+	x.at("response")
+	wrong := FakeResponse("Alice", "1357", "123456")
+	x.see(wrong[:4] + " " + wrong[4:])
+}
+
+func TestGenerateBiometric(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		x.tap("gen:Joint")
+		x.at("generate")
+		if x.has("pin") {
+			t.Error("a biometric user is asked a PIN")
+		}
+		x.typeIn("challenge", "654321")
+
+		x.bio.SetOutcome(platform.Cancel)
+		x.tap("generate-passcode")
+		x.at("generate")
+		x.see("Cancelled.")
+
+		x.bio.SetOutcome(platform.Succeed)
+		x.tap("generate-passcode")
+		x.at("response")
+		if !strings.Contains(x.bio.LastReason(), "Joint") {
+			t.Errorf("biometric prompt reason %q", x.bio.LastReason())
+		}
+		x.called("Respond Joint 654321 pin= bio=true")
+	})
+}
+
+func TestGenerateNoUsers(t *testing.T) {
+	x := newFixtureWith(t, IOS, false)
+	x.tap("services")
+	x.tap("authenticate")
+	x.tap("generate")
+	x.at("no-users")
+	x.tap("add-user")
+	x.at("enroll-intro")
+}
+
+func request(user string) LoginRequest {
+	return LoginRequest{
+		ID: "req-1", User: user, App: "Client Portal", Place: "Zurich, CH", IP: "203.0.113.7",
+		Browser: "Firefox on Linux", Time: testNow.Add(-20 * time.Second), ExpiresAt: testNow.Add(2 * time.Minute),
+		Numbers: [3]int{17, 42, 86},
+	}
+}
+
+func TestApprove(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		r := request("Alice")
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.at("approve")
+		x.see("Client Portal", "Zurich, CH (203.0.113.7)", "Firefox on Linux", "14:29", "just now", "17", "42", "86")
+		if !x.u.buttons["approve"].Disabled() {
+			t.Error("Approve enabled before a number is chosen")
+		}
+		x.tap("num:42")
+		x.tap("approve")
+		// Alice has a PIN: Android asks it; iOS asks the passcode (no
+		// biometric gate).
+		x.at("approve-unlock")
+		x.typeIn("pin", "1111")
+		x.tap("unlock")
+		x.at("approve-unlock")
+		x.see("Wrong PIN.")
+		x.u.entries["pin"].(interface{ SetText(string) }).SetText("")
+		x.typeIn("pin", "2468")
+		x.tap("unlock")
+		x.at("approve-result")
+		x.see("Approved")
+		if got := x.fake.Answer("Alice", "req-1"); got != "approve 42" {
+			t.Errorf("answer %q", got)
+		}
+		x.tap("done")
+		x.at("home")
+		if len(x.u.requests) != 0 {
+			t.Errorf("requests left: %v", x.u.requests)
+		}
+	})
+}
+
+func TestApproveBiometricWrongNumber(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		r := request("Joint")
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.tap("num:17")
+		x.tap("approve")
+		x.at("approve-result")
+		x.see("Not approved", "not the number shown in your browser")
+		x.called("Approve Joint req-1 17 pin= bio=true")
+		if x.bio.Prompts() != 1 {
+			t.Errorf("%d biometric prompts", x.bio.Prompts())
+		}
+	})
+}
+
+func TestDeny(t *testing.T) {
+	for _, c := range []struct {
+		id     string
+		reason DenyReason
+		say    string
+	}{{"deny-fraud", DenyFraud, "Denied and reported"}, {"deny-mistake", DenyMistake, "Denied"}} {
+		t.Run(string(c.reason), func(t *testing.T) {
+			forFlavors(t, func(t *testing.T, fl Flavor) {
+				x := newFixture(t, fl)
+				x.tap("login")
+				r := request("Alice")
+				x.u.handleEvent(Event{Online: true, Request: &r})
+				x.tap("deny")
+				x.at("approve-deny")
+				x.tap(c.id)
+				x.at("approve-result")
+				x.see(c.say)
+				if got := x.fake.Answer("Alice", "req-1"); got != "deny "+string(c.reason) {
+					t.Errorf("answer %q", got)
+				}
+			})
+		})
+	}
+}
+
+func TestApproveOffline(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		x.u.handleEvent(Event{Online: false})
+		x.at("home")
+		x.see("You are offline", "log in with a challenge")
+
+		r := request("Joint")
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.fake.SetOnline(false) // no watchers: only the service goes away
+		x.tap("num:42")
+		x.tap("approve")
+		x.at("approve-offline")
+		x.see("You are offline")
+		x.tap("fallback-generate")
+		x.at("generate")
+		x.see("For Joint")
+	})
+}
+
+// The UI watches the Authenticator and shows a request when it comes.
+func TestWatch(t *testing.T) {
+	a := test.NewTempApp(t)
+	f := NewFake()
+	f.AddUser(User{Name: "Alice", Gate: GatePIN, Active: true}, "2468")
+	u := New(a, Options{Flavor: Android, Auth: f, Now: func() time.Time { return testNow }})
+	defer u.Close()
+	r := request("Alice")
+	f.Push(r)
+	deadline := time.Now().Add(5 * time.Second)
+	for u.eventsHandled() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pushed request was not handled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := u.current(); got != "approve" {
+		t.Errorf("screen %q, want approve", got)
+	}
+}
+
+func TestUsers(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		if fl == IOS {
+			x.tap("tab.more")
+		} else {
+			x.tap("more")
+		}
+		x.tap("users")
+		x.at("users")
+		x.see("Alice", "Joint", "Card", "Not active: another device")
+		x.tap("user:Alice")
+		x.at("user")
+		x.see("U1234567", "https://ibkey.example", "dev-1", "Active on this device", "4 Mar 2025 12:30")
+
+		// Rename.
+		x.tap("rename")
+		x.u.entries["name"].(interface{ SetText(string) }).SetText("")
+		x.typeIn("name", "Joint")
+		x.tap("save")
+		x.see("A user already has that name.")
+		x.u.entries["name"].(interface{ SetText(string) }).SetText("")
+		x.typeIn("name", "Alicia")
+		x.tap("save")
+		x.at("user")
+		x.see("Alicia", "Renamed.")
+		x.called("Rename Alice Alicia")
+
+		// Change the PIN: the old one is checked by the service.
+		x.tap("change-pin")
+		x.typeIn("old-pin", "1111")
+		x.typeIn("new-pin", "8264")
+		x.typeIn("new-pin2", "8264")
+		x.tap("save")
+		x.see("Wrong PIN.")
+		x.at("change-pin")
+		x.u.entries["old-pin"].(interface{ SetText(string) }).SetText("")
+		x.typeIn("old-pin", "2468")
+		x.tap("save")
+		x.at("user")
+		x.see("Saved.")
+		if got := x.fake.PIN("Alicia"); got != "8264" {
+			t.Errorf("PIN %q after change", got)
+		}
+
+		// Inbox: the temporary password, once.
+		x.tap("inbox")
+		x.at("inbox")
+		x.typeIn("pin", "8264")
+		x.tap("open")
+		x.at("inbox-open")
+		x.see("Temporary password", "tulip-9-harbor")
+		x.tap("copy:0")
+		if got := fyne.CurrentApp().Clipboard().Content(); got != "tulip-9-harbor" {
+			t.Errorf("clipboard %q", got)
+		}
+		x.tap("back")
+		x.tap("inbox")
+		x.typeIn("pin", "8264")
+		x.tap("open")
+		x.see("No messages.")
+		x.tap("back")
+
+		// Remove.
+		x.tap("remove")
+		x.at("remove")
+		x.tap("confirm-remove")
+		x.at("users")
+		x.see("Alicia was removed")
+		if _, ok := x.u.userNamed("Alicia"); ok {
+			t.Error("Alicia still on the device")
+		}
+	})
+}
+
+func TestDSC(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		x.tap("dsc:Card")
+		x.at("dsc")
+		x.see("DSC+", "PIN>")
+		for _, k := range "135" {
+			x.tap("key:" + string(k))
+		}
+		x.tap("key:ok")
+		x.see("The card's PIN has 4 digits.", "***")
+		x.tap("key:7")
+		x.tap("key:ok")
+		x.see("CHALLNG>")
+		for _, k := range "123456" {
+			x.tap("key:" + string(k))
+		}
+		x.see("123 456")
+		x.tap("key:ok")
+		want := FakeResponse("Card", "1357", "123456")
+		x.see(want[:4] + " " + want[4:])
+		x.called("DSC Card pin=1357 123456")
+		x.tap("key:clr")
+		x.see("PIN>")
+	})
+}
+
+func TestSettingsAutoLock(t *testing.T) {
+	x := newFixture(t, IOS)
+	x.tap("login")
+	x.tap("tab.more")
+	x.tap("settings")
+	x.at("settings")
+	x.u.selects["autolock"].SetSelected("Immediately")
+	x.u.exitedForeground(testNow)
+	x.u.enteredForeground(testNow.Add(time.Second))
+	x.at("login")
+
+	x.tap("login")
+	x.tap("tab.more")
+	x.tap("settings")
+	x.u.selects["autolock"].SetSelected("After 5 minutes")
+	x.u.exitedForeground(testNow)
+	x.u.enteredForeground(testNow.Add(4 * time.Minute))
+	x.at("settings")
+	x.u.exitedForeground(testNow)
+	x.u.enteredForeground(testNow.Add(5 * time.Minute))
+	x.at("login")
+
+	x.tap("login")
+	x.tap("tab.more")
+	x.tap("settings")
+	x.u.selects["autolock"].SetSelected("Never")
+	x.u.exitedForeground(testNow)
+	x.u.enteredForeground(testNow.Add(24 * time.Hour))
+	x.at("settings")
+}
+
+func TestSettingsTheme(t *testing.T) {
+	x := newFixture(t, Android)
+	x.tap("services")
+	x.tap("settings")
+	x.u.radios["theme"].SetSelected("Dark")
+	th, ok := fyne.CurrentApp().Settings().Theme().(variantTheme)
+	if !ok || th.v != theme.VariantDark {
+		t.Errorf("theme %T %v, want dark", fyne.CurrentApp().Settings().Theme(), th.v)
+	}
+	if got := fyne.CurrentApp().Preferences().String(prefTheme); got != themeDark {
+		t.Errorf("theme preference %q", got)
+	}
+}
+
+// The language is process-wide (Fyne's lang package): this test puts it
+// back.
+func TestSettingsLanguage(t *testing.T) {
+	x := newFixture(t, Android)
+	defer setLanguage(LangSystem)
+	x.tap("services")
+	x.tap("settings")
+	x.u.selects["language"].SetSelected("Français")
+	x.at("settings")
+	x.see("Paramètres", "Verrouillage automatique")
+	x.tap("back")
+	x.see("Authentifier")
+	x.tap("back")
+	x.see("Se connecter")
+	x.tap("services")
+	x.tap("settings")
+	x.u.selects["language"].SetSelected("English")
+	x.see("Settings", "Auto-lock")
+	x.notSee("Paramètres")
+}
+
+func TestSettingsFlavor(t *testing.T) {
+	if fyne.CurrentDevice().IsMobile() {
+		t.Skip("a phone takes the flavor from the platform")
+	}
+	x := newFixture(t, Android)
+	x.tap("services")
+	x.tap("settings")
+	x.u.radios["flavor"].SetSelected("iOS")
+	if x.u.Flavor() != IOS {
+		t.Fatalf("flavor %v", x.u.Flavor())
+	}
+	if got := fyne.CurrentApp().Preferences().String(prefFlavor); got != "ios" {
+		t.Errorf("flavor preference %q", got)
+	}
+	x.tap("back")
+	x.tap("authenticate")
+	x.see("Generate Code")
+}
+
+func TestDetectFlavor(t *testing.T) {
+	for _, c := range []struct {
+		mobile bool
+		goos   string
+		pref   Flavor
+		want   Flavor
+	}{
+		{true, "ios", Android, IOS},
+		{true, "android", IOS, Android},
+		{false, "linux", IOS, IOS},
+		{false, "linux", FlavorAuto, Android},
+		{false, "darwin", FlavorAuto, IOS},
+		{false, "windows", Android, Android},
+		{true, "linux", IOS, IOS}, // the mobile simulation on a desktop
+	} {
+		if got := DetectFlavor(c.mobile, c.goos, c.pref); got != c.want {
+			t.Errorf("DetectFlavor(%v, %q, %v) = %v, want %v", c.mobile, c.goos, c.pref, got, c.want)
+		}
+	}
+	for _, s := range []string{"ios", "android"} {
+		if got := ParseFlavor(s).String(); got != s {
+			t.Errorf("ParseFlavor(%q).String() = %q", s, got)
+		}
+	}
+}
+
+func TestGroup(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"123456", 3, "123 456"},
+		{"12345678", 4, "1234 5678"},
+		{"12 3a45", 3, "123 45"},
+		{"", 3, ""},
+		{"1234", 0, "1234"},
+	} {
+		if got := group(c.in, c.n); got != c.want {
+			t.Errorf("group(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
+
+func TestDigitEntry(t *testing.T) {
+	test.NewTempApp(t)
+	e := newDigitEntry(6, 3)
+	w := test.NewWindow(e)
+	defer w.Close()
+	test.Type(e, "1a2 3-4567890")
+	if e.Text != "123 456" {
+		t.Errorf("text %q, want %q", e.Text, "123 456")
+	}
+	e.SetText("98x7")
+	if e.Text != "987" {
+		t.Errorf("after SetText %q, want %q", e.Text, "987")
 	}
 }

@@ -1,0 +1,263 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// enrollState is the Add User flow under way.
+type enrollState struct {
+	e         Enrollment
+	code      string
+	askResend bool // "Didn't receive a security code?" was tapped
+	activated User
+}
+
+func (u *UI) startEnroll() {
+	u.enroll = enrollState{}
+	u.push(u.enrollIntroScreen())
+}
+
+// enrollIntroScreen says what Add User needs.
+func (u *UI) enrollIntroScreen() screen {
+	return screen{id: "enroll-intro", title: T("Add User"), build: func() fyne.CanvasObject {
+		return container.NewVBox(
+			heading(T("Add a user to this device")),
+			para(T("You need the username and password of your account, and the phone whose number is on the account: a security code is sent to it by SMS, or by a voice call.")),
+			para(T("Adding this device makes it the user's IB Key: a device added before stops working for that user.")),
+			u.primary("continue", T("Continue"), func() { u.push(u.enrollCredentialsScreen()) }),
+			u.button("use-link", T("I have a QR code link or Session ID"), nil, func() { u.push(u.enrollLinkScreen()) }),
+		)
+	}}
+}
+
+// enrollCredentialsScreen takes the username and password.
+func (u *UI) enrollCredentialsScreen() screen {
+	return screen{id: "enroll-credentials", title: T("Add User"), build: func() fyne.CanvasObject {
+		user := u.entry("username", T("Username"))
+		pass := u.password("password", T("Password"))
+		next := func() {
+			if user.Text == "" || pass.Text == "" {
+				u.setMessage(T("Enter your username and password."), true)
+				return
+			}
+			username, password := user.Text, pass.Text
+			var e Enrollment
+			u.async(func(ctx context.Context) (err error) {
+				e, err = u.auth.StartEnrollment(ctx, "", username, password, SMS)
+				return err
+			}, func(err error) {
+				if err != nil {
+					u.showError(err)
+					return
+				}
+				pass.SetText("")
+				u.enroll.e = e
+				u.push(u.enrollCodeScreen())
+			})
+		}
+		pass.OnSubmitted = func(string) { next() }
+		return container.NewVBox(
+			heading(T("Log in to your account")),
+			widget.NewForm(widget.NewFormItem(T("Username"), user), widget.NewFormItem(T("Password"), pass)),
+			u.primary("continue", T("Continue"), next),
+		)
+	}}
+}
+
+// enrollLinkScreen takes the portal's QR link or Session ID.
+func (u *UI) enrollLinkScreen() screen {
+	return screen{id: "enroll-link", title: T("Add User"), build: func() fyne.CanvasObject {
+		link := u.entry("link", T("Link or Session ID"))
+		next := func() {
+			text := link.Text
+			var e Enrollment
+			u.async(func(ctx context.Context) (err error) {
+				e, err = u.auth.EnrollWithLink(ctx, text)
+				return err
+			}, func(err error) {
+				if err != nil {
+					u.showError(err)
+					return
+				}
+				u.enroll.e = e
+				if e.NeedsCode {
+					u.push(u.enrollCodeScreen())
+					return
+				}
+				u.protectStep()
+			})
+		}
+		link.OnSubmitted = func(string) { next() }
+		return container.NewVBox(
+			heading(T("Add from the Client Portal")),
+			para(T("In the Client Portal, open IB Key > Add device. Open the QR code's link on this phone, or type the Session ID shown under it.")),
+			link,
+			u.primary("continue", T("Continue"), next),
+		)
+	}}
+}
+
+// enrollCodeScreen takes the activation code sent by SMS or voice.
+func (u *UI) enrollCodeScreen() screen {
+	return screen{id: "enroll-code", title: T("Security code"), build: func() fyne.CanvasObject {
+		e := u.enroll.e
+		sent := T("A security code was sent by SMS to {{.To}}.", map[string]any{"To": e.To})
+		if e.Channel == Voice {
+			sent = T("You will get a call at {{.To}} that reads a security code.", map[string]any{"To": e.To})
+		}
+		code := u.digits("code", T("Security code"), 8, 3)
+		code.SetText(u.enroll.code)
+		next := func() {
+			if len(onlyDigits(code.Text)) < 6 {
+				u.setMessage(T("Enter the security code: at least 6 digits."), true)
+				return
+			}
+			u.enroll.code = onlyDigits(code.Text)
+			if u.flavor == IOS {
+				u.protectStep()
+			} else {
+				u.push(u.enrollPINScreen())
+			}
+		}
+		var action *widget.Button
+		if u.flavor == Android {
+			action = u.primary("send", T("Send"), next)
+		} else {
+			action = u.primary("activate", T("Activate"), next)
+		}
+		box := container.NewVBox(heading(T("Enter the security code")), para(sent), code, action)
+		if !u.enroll.askResend {
+			b := u.button("no-code", T("Didn't receive a security code?"), nil, func() {
+				u.enroll.code = onlyDigits(code.Text)
+				u.enroll.askResend = true
+				u.replace(u.enrollCodeScreen())
+			})
+			b.Importance = widget.LowImportance
+			box.Add(b)
+		} else {
+			box.Add(para(T("Get the code another way:")))
+			box.Add(u.button("voice", T("Call me with the code (voice)"), theme.MediaPlayIcon(), func() { u.resend(Voice) }))
+			box.Add(u.button("resend-sms", T("Send the SMS again"), theme.MailSendIcon(), func() { u.resend(SMS) }))
+		}
+		return box
+	}}
+}
+
+func (u *UI) resend(ch Channel) {
+	e := u.enroll.e
+	u.async(func(ctx context.Context) (err error) {
+		e, err = u.auth.Resend(ctx, e, ch)
+		return err
+	}, func(err error) {
+		if err != nil {
+			u.showError(err)
+			return
+		}
+		u.enroll.e = e
+		u.enroll.askResend = false
+		u.replace(u.enrollCodeScreen())
+	})
+}
+
+// protectStep follows the code: iOS offers the biometric check or a
+// passcode; Android (and iOS without biometrics) asks a PIN twice.
+func (u *UI) protectStep() {
+	if u.flavor == IOS && bioName(u.opts.Bio) != "" {
+		u.push(u.enrollGateScreen())
+		return
+	}
+	u.push(u.enrollPINScreen())
+}
+
+// enrollGateScreen (iOS) chooses Touch ID / Face ID or a passcode.
+func (u *UI) enrollGateScreen() screen {
+	return screen{id: "enroll-gate", title: T("Protect IB Key"), build: func() fyne.CanvasObject {
+		bio := bioName(u.opts.Bio)
+		return container.NewVBox(
+			heading(T("How will you confirm logins?")),
+			para(T("Each login you confirm on this phone will ask for it.")),
+			u.primary("use-bio", T("Use {{.Bio}}", map[string]any{"Bio": bio}), func() { u.activate(Protection{Biometric: true}) }),
+			u.button("use-passcode", T("Use a passcode"), nil, func() { u.push(u.enrollPINScreen()) }),
+		)
+	}}
+}
+
+// enrollPINScreen asks the new PIN (passcode on iOS) twice, then
+// activates.
+func (u *UI) enrollPINScreen() screen {
+	return screen{id: "enroll-pin", title: T("Protect IB Key"), build: func() fyne.CanvasObject {
+		secret := T(u.words.Secret)
+		pin := u.password("pin", T("New {{.Secret}}", map[string]any{"Secret": secret}))
+		pin2 := u.password("pin2", T("New {{.Secret}} again", map[string]any{"Secret": secret}))
+		act := func() {
+			if pin.Text != pin2.Text {
+				u.setMessage(T("The two entries differ. Type the same {{.Secret}} twice.", map[string]any{"Secret": secret}), true)
+				return
+			}
+			if n := len(pin.Text); n < 4 || n > 6 {
+				u.showError(ErrBadPIN)
+				return
+			}
+			u.activate(Protection{PIN: pin.Text})
+		}
+		pin2.OnSubmitted = func(string) { act() }
+		return container.NewVBox(
+			heading(T("Create a {{.Secret}}", map[string]any{"Secret": secret})),
+			para(T("4 to 6 characters. You will type it to generate responses and approve logins. Nobody, not even IB, can recover it.")),
+			pin, pin2,
+			u.primary("activate", T("Activate"), act),
+		)
+	}}
+}
+
+// activate sends the code with the protection chosen.
+func (u *UI) activate(p Protection) {
+	e, code := u.enroll.e, u.enroll.code
+	var us User
+	u.async(func(ctx context.Context) (err error) {
+		us, err = u.auth.Activate(ctx, e, code, p)
+		return err
+	}, func(err error) {
+		switch {
+		case errors.Is(err, ErrBadCode):
+			u.popTo("enroll-code")
+			u.showError(err)
+		case err != nil:
+			u.showError(err)
+		default:
+			u.enroll.activated = us
+			u.reset(u.enrollDoneScreen())
+		}
+	})
+}
+
+// popTo goes back to the screen id, if it is on the stack.
+func (u *UI) popTo(id string) {
+	for i := len(u.stack) - 1; i >= 0; i-- {
+		if u.stack[i].id == id {
+			u.stack = u.stack[:i+1]
+			u.render()
+			return
+		}
+	}
+}
+
+// enrollDoneScreen confirms the new user.
+func (u *UI) enrollDoneScreen() screen {
+	return screen{id: "enroll-done", title: T("Add User"), build: func() fyne.CanvasObject {
+		us := u.enroll.activated
+		icon := widget.NewIcon(theme.ConfirmIcon())
+		return container.NewVBox(
+			container.NewCenter(container.NewGridWrap(fyne.NewSize(64, 64), icon)),
+			widget.NewLabelWithStyle(T("{{.User}} is ready", map[string]any{"User": us.Name}), fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
+			para(T("This phone is now the IB Key of {{.User}} ({{.Account}}). Logins can be confirmed here.", map[string]any{"User": us.Name, "Account": us.Account})),
+			u.primary("done", T("Done"), func() { u.reset(u.homeScreen()) }),
+		)
+	}}
+}
