@@ -1,0 +1,457 @@
+package web
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// These tests drive the portal in real headless Chromium. They skip when
+// /usr/bin/chromium is absent, except under CI, where they must run. With
+// IBKEY_SCREENSHOTS=1 they write docs/screenshots/portal-*.png.
+
+const chromiumPath = "/usr/bin/chromium"
+
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	e     *env
+	mu    sync.Mutex
+	probs []string // script errors and policy violations the page logged
+}
+
+func newBrowser(t *testing.T, e *env) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("no browser: %v", err)
+		}
+		t.Fatalf("CI is set and the browser is missing: %v", err)
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	b := &browser{t: t, e: e}
+	entries := chromedp.Events(ctx, cdplog.EntryAdded)
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	// The first action starts the browser, bound to ctx, which has no
+	// deadline; the tests' actions run under one.
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
+		return err
+	})); err != nil {
+		t.Fatalf("start the browser: %v", err)
+	}
+	go func() {
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			// A 404 of /favicon.ico is a network entry, not a problem.
+			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
+				b.problem(string(ev.Entry.Source) + ": " + ev.Entry.Text)
+			}
+		}
+	}()
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			b.problem("exception: " + ev.ExceptionDetails.Text)
+		}
+	}()
+	tctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel3)
+	b.ctx = tctx
+	t.Cleanup(b.checkProblems)
+	return b
+}
+
+func (b *browser) problem(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probs = append(b.probs, s)
+}
+
+// checkProblems fails the test for any script error or CSP violation.
+func (b *browser) checkProblems() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.probs {
+		b.t.Errorf("the page logged: %s", p)
+	}
+}
+
+func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) text(id string) string {
+	b.t.Helper()
+	b.do(chromedp.WaitVisible(chromedp.ID(id)))
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID(id)))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return strings.TrimSpace(s)
+}
+
+func (b *browser) location() string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return strings.TrimPrefix(s, b.e.srv.URL)
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.e.srv.URL + path))
+}
+
+// shot saves a screenshot of the whole page as docs/screenshots/portal-NAME.png
+// when IBKEY_SCREENSHOTS=1.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	if os.Getenv("IBKEY_SCREENSHOTS") != "1" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "portal-"+name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// phone makes the page a phone's: 390 by 844 CSS pixels, as an iPhone 14.
+func (b *browser) phone() {
+	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait))
+}
+
+func (b *browser) desktop() {
+	b.do(chromedp.EmulateViewport(1280, 900))
+}
+
+// credentials types a username and password into the page's form and
+// submits it with the button id.
+func (b *browser) credentials(user, password, button string) {
+	b.t.Helper()
+	b.do(
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID(button)),
+	)
+}
+
+// answer plays the phone: it reads the challenge off the page, computes the
+// response with authcore/ocra and submits it, in the 1234 5678 form that
+// the app shows.
+func (b *browser) answer(key []byte, spoil bool) {
+	b.t.Helper()
+	c := strings.ReplaceAll(b.text("challenge"), " ", "")
+	if len(c) != 6 {
+		b.t.Fatalf("challenge %q", c)
+	}
+	r := respond(b.t, key, c)
+	if spoil {
+		r = wrong(r)
+	}
+	b.do(
+		chromedp.SendKeys(chromedp.ID("response"), r[:4]+" "+r[4:]),
+		chromedp.Click(chromedp.ID("submit-response")),
+	)
+}
+
+func (b *browser) login(user, password string, key []byte) {
+	b.t.Helper()
+	b.open("/login")
+	b.credentials(user, password, "login")
+	b.answer(key, false)
+	if got := b.text("account-user"); got != user {
+		b.t.Fatalf("account of %q", got)
+	}
+}
+
+func TestBrowserChallengeResponse(t *testing.T) {
+	e := newEnv(t, Options{DevOutbox: true})
+	b := newBrowser(t, e)
+	b.open("/login")
+	b.do(chromedp.WaitVisible(chromedp.ID("username")))
+	b.shot("login")
+	b.credentials("alice", alicePassword, "login")
+	b.do(chromedp.WaitVisible(chromedp.ID("challenge")))
+	b.shot("challenge")
+	b.answer(aliceKey, false)
+	if got := b.text("account-user"); got != "alice" {
+		t.Fatalf("logged in as %q", got)
+	}
+	if got := b.location(); got != "/account" {
+		t.Fatalf("at %q", got)
+	}
+	b.shot("account")
+
+	// Logging out works from the header's form.
+	b.do(chromedp.Click(chromedp.CSS(".who button")))
+	if got := b.text("flash"); got != "You have logged out." {
+		t.Fatalf("flash %q", got)
+	}
+}
+
+// The challenge/response path works without JavaScript, also for a user
+// whose page offers the push and its script.
+func TestBrowserChallengeResponseNoScript(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+	b.open("/login")
+	b.credentials("bob", bobPassword, "login")
+	// The script did not run: the button it hides is there.
+	b.do(chromedp.WaitVisible(chromedp.ID("continue")))
+	b.answer(bobKey, false)
+	if got := b.text("account-user"); got != "bob" {
+		t.Fatalf("logged in as %q", got)
+	}
+}
+
+func TestBrowserSeamless(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.open("/login")
+	b.credentials("bob", bobPassword, "login")
+	shown := b.text("number")
+	b.text("challenge") // both ways on one page
+	// The script runs: it hides the button for pages without script.
+	b.do(chromedp.WaitNotVisible(chromedp.ID("continue")))
+	b.shot("verify")
+	b.phone()
+	b.shot("verify-phone")
+	b.desktop()
+
+	l := e.fake.LastLogin(t, "bob")
+	if shown != strconv.Itoa(l.Number) {
+		t.Fatalf("page shows %q, login has %d", shown, l.Number)
+	}
+	// The phone: the person picks the number the browser shows.
+	if err := e.fake.Approve(l.ID, l.Number); err != nil {
+		t.Fatal(err)
+	}
+	// The page moves on by itself.
+	if got := b.text("account-user"); got != "bob" {
+		t.Fatalf("logged in as %q", got)
+	}
+	if got := b.location(); got != "/account" {
+		t.Fatalf("at %q", got)
+	}
+}
+
+func TestBrowserSeamlessDenied(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.open("/login")
+	b.credentials("bob", bobPassword, "login")
+	b.text("number")
+	e.fake.Deny(e.fake.LastLogin(t, "bob").ID)
+	if got := b.text("flash"); !strings.Contains(got, "denied on your phone") {
+		t.Fatalf("flash %q", got)
+	}
+}
+
+func TestBrowserWrongResponse(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.open("/login")
+	b.credentials("alice", alicePassword, "login")
+	b.answer(aliceKey, true)
+	got := b.text("flash")
+	if !strings.Contains(got, "That response was wrong") || !strings.Contains(got, "Start again") {
+		t.Fatalf("flash %q", got)
+	}
+	if loc := b.location(); loc != "/login" {
+		t.Fatalf("at %q", loc)
+	}
+	b.shot("wrong")
+	// Starting over works.
+	b.credentials("alice", alicePassword, "login")
+	b.answer(aliceKey, false)
+	b.text("account-user")
+}
+
+func TestBrowserExpired(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.open("/login")
+	b.credentials("carol", carolPassword, "login")
+	c := strings.ReplaceAll(b.text("challenge"), " ", "")
+	e.clock.Advance(3*time.Minute + time.Second)
+	b.do(
+		chromedp.SendKeys(chromedp.ID("response"), respond(t, carolKey, c)),
+		chromedp.Click(chromedp.ID("submit-response")),
+	)
+	if got := b.text("flash"); !strings.Contains(got, "expired") {
+		t.Fatalf("flash %q", got)
+	}
+	b.shot("expired")
+}
+
+func TestBrowserSeamlessExpired(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.open("/login")
+	b.credentials("bob", bobPassword, "login")
+	b.text("number")
+	e.clock.Advance(5 * time.Minute)
+	// The script notices and the page moves on by itself.
+	if got := b.text("flash"); !strings.Contains(got, "expired") {
+		t.Fatalf("flash %q", got)
+	}
+}
+
+func TestBrowserLocked(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	e.fake.StartErr = &LockedError{Until: e.clock.Now().Add(15 * time.Minute)}
+	b.open("/login")
+	b.credentials("carol", carolPassword, "login")
+	if got := b.text("locked"); !strings.Contains(got, "locked") {
+		t.Fatalf("page says %q", got)
+	}
+	b.shot("locked")
+}
+
+func TestBrowserStepUp(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.login("alice", alicePassword, aliceKey)
+	b.do(chromedp.Click(chromedp.ID("change-password")))
+	b.do(chromedp.WaitVisible(chromedp.ID("stepup")))
+	if got := b.location(); got != "/stepup?for=password" {
+		t.Fatalf("at %q", got)
+	}
+	b.shot("stepup")
+	b.credentials("alice", alicePassword, "stepup")
+	b.do(chromedp.WaitVisible(chromedp.ID("challenge")))
+	b.shot("stepup-verify")
+	b.answer(aliceKey, false)
+	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	b.shot("password")
+	b.do(
+		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new password"),
+		chromedp.Click(chromedp.ID("save-password")),
+	)
+	if got := b.text("flash"); got != "Your password was changed." {
+		t.Fatalf("flash %q", got)
+	}
+	if got := e.fake.password("alice"); got != "a brand new password" {
+		t.Fatalf("password %q", got)
+	}
+	b.shot("password-changed")
+}
+
+func TestBrowserEnrollment(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	b.login("alice", alicePassword, aliceKey)
+	b.do(chromedp.Click(chromedp.ID("add-device")))
+	b.credentials("alice", alicePassword, "stepup")
+	b.answer(aliceKey, false)
+	b.do(chromedp.WaitVisible(chromedp.ID("qr")))
+	enr := e.fake.enrollments()
+	if len(enr) != 1 {
+		t.Fatalf("enrollments %v", enr)
+	}
+	if got := b.text("link"); got != enr[0].Link {
+		t.Errorf("link %q, want %q", got, enr[0].Link)
+	}
+	if got := b.text("session-id"); got != enr[0].SessionID {
+		t.Errorf("Session ID %q, want %q", got, enr[0].SessionID)
+	}
+	// The QR code loaded as an image (the CSP allows it, the endpoint
+	// serves it).
+	var w int
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.getElementById("qr").naturalWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w = v; w > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if w != qrSize {
+		t.Fatalf("QR image width %d, want %d", w, qrSize)
+	}
+	b.shot("device")
+	b.phone()
+	b.shot("device-phone")
+}
+
+func TestBrowserResendAndOutbox(t *testing.T) {
+	e := newEnv(t, Options{DevOutbox: true})
+	b := newBrowser(t, e)
+	e.fake.setEnrolling("dave")
+	b.open("/login")
+	b.do(chromedp.Click(chromedp.ID("resend-link")))
+	b.do(chromedp.WaitVisible(chromedp.ID("channel-voice")))
+	b.shot("resend")
+	b.do(
+		chromedp.SendKeys(chromedp.ID("username"), "dave"),
+		chromedp.SendKeys(chromedp.ID("password"), "dave's password"),
+		chromedp.Click(chromedp.ID("channel-voice")),
+		chromedp.Click(chromedp.ID("resend")),
+	)
+	if got := b.text("flash"); !strings.Contains(got, "by a voice call") {
+		t.Fatalf("flash %q", got)
+	}
+	msgs, _ := e.fake.Outbox(t.Context())
+	if len(msgs) != 1 || msgs[0].Channel != ChannelVoice {
+		t.Fatalf("outbox %+v", msgs)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`footer a[href="/outbox"]`)))
+	if got := b.text("outbox"); !strings.Contains(got, msgs[0].Code) {
+		t.Fatalf("outbox page lacks the code %s:\n%s", msgs[0].Code, got)
+	}
+	b.shot("outbox")
+}

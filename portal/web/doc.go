@@ -1,0 +1,45 @@
+// Package web is the Client Portal: the web pages where people log in to
+// the IB Key service, by challenge/response or by approving a notification
+// on their phone, and where they change their password and add a device.
+//
+// # Which to use
+//
+// The service implements [Backend] (the relying-party login of CONTRACT.md
+// in process, and a few account tasks) and mounts [New] at the root of its
+// mux, next to its /api/ routes:
+//
+//	mux.Handle("/", web.New(backend, web.Options{Secure: tlsOn, DevOutbox: devFlag}))
+//
+// The pages need nothing else: templates, stylesheet and script are
+// embedded, and sessions live in memory.
+//
+// # Pages
+//
+// After the username and password, one page offers both ways at once: the
+// number to match for the notification sent to the phone (a small script,
+// /static/poll.js, polls /login/status and moves on by itself) and the
+// challenge code with a field for the response string (a plain form, which
+// works without script). A wrong response or an expired challenge says so
+// and starts over; a locked account says what to do.
+//
+// Changing the password and adding a device ask for a step-up first:
+// username, password and challenge/response again. A step-up allows one
+// task for a few minutes ([Options].StepUp). Adding a device shows a QR code
+// of the enrollment link and the same as a typed Session ID.
+//
+// "Didn't receive a security code?" sends the activation code of a pending
+// enrollment again, by SMS or by voice; it asks for the password, since the
+// person has no device to log in with yet. The developer outbox page
+// ([Options].DevOutbox) shows the messages the service sent, to loopback
+// clients only.
+//
+// # Security
+//
+// Every form carries a synchronizer token tied to the session, and POSTs
+// from another origin are refused. The session cookie is HttpOnly and
+// SameSite=Strict, and Secure with the __Host- prefix under TLS; the session
+// id and token change at login and at each step-up. Responses carry a
+// Content-Security-Policy that allows no inline script or style and no
+// framing, X-Content-Type-Options: nosniff, and HSTS under TLS. Request
+// bodies are capped at 16 KiB. Faults are logged and never shown.
+package web

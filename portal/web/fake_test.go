@@ -1,0 +1,341 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ibkey/authcore/ocra"
+)
+
+// fakeClock is a clock that tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testSuite is the OCRA suite of IB Key challenge/response.
+var testSuite = ocra.MustParseSuite("OCRA-1:HOTP-SHA256-8:QN06")
+
+// fakeUser is an account of the fake service, with its device's OCRA key.
+type fakeUser struct {
+	name        string
+	password    string
+	phone       string
+	key         []byte // nil: no active device
+	push        bool   // the device takes seamless login requests
+	fails       int
+	lockedUntil time.Time
+	enrolling   bool // an enrollment waits for its activation code
+}
+
+type fakeLogin struct {
+	Login
+	purpose Purpose
+	status  Status
+}
+
+// Fake is a Backend with the service's rules in small: real OCRA checks of
+// responses (suite OCRA-1:HOTP-SHA256-8:QN06), single-use challenges that
+// expire, number matching, a lockout after MaxFails wrong responses and an
+// outbox. Tests play the phone with Response and Approve.
+type Fake struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	users    map[string]*fakeUser
+	logins   map[string]*fakeLogin
+	last     map[string]string // username -> last login id
+	outbox   []Message
+	enrolled []Enrollment
+	seq      int
+
+	TTL      time.Duration // challenge lifetime, 3 minutes
+	MaxFails int           // wrong responses before the lock, 5
+	Lockout  time.Duration // how long the lock lasts, 15 minutes
+
+	// StartErr, when set, is what StartLogin returns (rate limit, faults).
+	StartErr error
+	Requests []LoginRequest // every StartLogin request, in order
+}
+
+func newFake(now func() time.Time) *Fake {
+	return &Fake{
+		now: now, users: map[string]*fakeUser{}, logins: map[string]*fakeLogin{}, last: map[string]string{},
+		TTL: 3 * time.Minute, MaxFails: 5, Lockout: 15 * time.Minute,
+	}
+}
+
+// AddUser adds an account with a device whose key is key (nil: no device).
+func (f *Fake) AddUser(name, password string, key []byte, push bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[strings.ToLower(name)] = &fakeUser{name: name, password: password, phone: "+15555550100", key: key, push: push}
+}
+
+func (f *Fake) user(name string) *fakeUser { return f.users[strings.ToLower(name)] }
+
+func (f *Fake) randomDigits(n int) string {
+	var b [8]byte
+	rand.Read(b[:])
+	v := binary.BigEndian.Uint64(b[:])
+	s := fmt.Sprintf("%020d", v)
+	return s[len(s)-n:]
+}
+
+func (f *Fake) StartLogin(ctx context.Context, req LoginRequest) (Login, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Requests = append(f.Requests, req)
+	if f.StartErr != nil {
+		return Login{}, f.StartErr
+	}
+	u := f.user(req.Username)
+	if u == nil || u.password != req.Password {
+		return Login{}, ErrBadCredentials
+	}
+	now := f.now()
+	if now.Before(u.lockedUntil) {
+		return Login{}, &LockedError{Until: u.lockedUntil}
+	}
+	if u.key == nil {
+		return Login{}, ErrNoDevice
+	}
+	f.seq++
+	l := Login{
+		ID: fmt.Sprintf("login-%d", f.seq), Username: u.name, Challenge: f.randomDigits(6),
+		ExpiresAt: now.Add(f.TTL), Push: u.push,
+	}
+	if u.push {
+		l.Number = 10 + f.seq%90
+	}
+	f.logins[l.ID] = &fakeLogin{Login: l, purpose: req.Purpose, status: StatusPending}
+	f.last[strings.ToLower(u.name)] = l.ID
+	return l, nil
+}
+
+// lockedErr returns the lock error of u at now, or nil.
+func (f *Fake) lockedErr(u *fakeUser, now time.Time) error {
+	if now.Before(u.lockedUntil) {
+		return &LockedError{Until: u.lockedUntil}
+	}
+	return nil
+}
+
+func (f *Fake) Respond(ctx context.Context, id, response string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.logins[id]
+	if l == nil {
+		return ErrNotFound
+	}
+	u := f.user(l.Username)
+	now := f.now()
+	if err := f.lockedErr(u, now); err != nil {
+		return err
+	}
+	if l.status != StatusPending {
+		return ErrSpent
+	}
+	if !now.Before(l.ExpiresAt) {
+		l.status = StatusExpired
+		return ErrExpired
+	}
+	_, err := ocra.Verify(testSuite, u.key, response, ocra.Input{Challenge: l.Challenge}, ocra.Window{})
+	switch {
+	case err == nil:
+		l.status = StatusApproved
+		u.fails = 0
+		return nil
+	case errors.Is(err, ocra.ErrMismatch):
+		l.status = StatusFailed
+		u.fails++
+		left := f.MaxFails - u.fails
+		if left <= 0 {
+			u.lockedUntil = now.Add(f.Lockout)
+			u.fails = 0
+			return &LockedError{Until: u.lockedUntil}
+		}
+		return &BadResponseError{AttemptsLeft: left}
+	default:
+		return err
+	}
+}
+
+func (f *Fake) Status(ctx context.Context, id string) (Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.logins[id]
+	if l == nil {
+		return "", ErrNotFound
+	}
+	if l.status == StatusPending && !f.now().Before(l.ExpiresAt) {
+		l.status = StatusExpired
+	}
+	return l.status, nil
+}
+
+func (f *Fake) ChangePassword(ctx context.Context, username, pw string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.user(username)
+	if u == nil {
+		return ErrNotFound
+	}
+	if err := f.lockedErr(u, f.now()); err != nil {
+		return err
+	}
+	if strings.EqualFold(pw, "password123") {
+		return &PasswordError{Reason: "That password is on a list of common passwords. Choose another."}
+	}
+	u.password = pw
+	return nil
+}
+
+func (f *Fake) StartDeviceEnrollment(ctx context.Context, username string) (Enrollment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.user(username)
+	if u == nil {
+		return Enrollment{}, ErrNotFound
+	}
+	f.seq++
+	sid := fmt.Sprintf("K7QF-2MZP-%04d-XW3D", f.seq)
+	e := Enrollment{
+		Link:      "ibkey://enroll?service=https%3A%2F%2Fibkey.example&session=" + strings.ReplaceAll(sid, "-", ""),
+		SessionID: sid,
+		ExpiresAt: f.now().Add(10 * time.Minute),
+	}
+	f.enrolled = append(f.enrolled, e)
+	return e, nil
+}
+
+func (f *Fake) ResendCode(ctx context.Context, username, password string, ch Channel) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.user(username)
+	if u == nil || u.password != password {
+		return ErrBadCredentials
+	}
+	if err := f.lockedErr(u, f.now()); err != nil {
+		return err
+	}
+	if !u.enrolling {
+		return ErrNoEnrollment
+	}
+	code := f.randomDigits(6)
+	text := "Your IB Key activation code is " + code
+	if ch == ChannelVoice {
+		text = "Your IB Key activation code is " + strings.Join(strings.Split(code, ""), " ")
+	}
+	f.outbox = append(f.outbox, Message{Time: f.now(), Channel: ch, To: u.phone, Username: u.name, Code: code, Text: text})
+	return nil
+}
+
+func (f *Fake) Outbox(ctx context.Context) ([]Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Message(nil), f.outbox...), nil
+}
+
+// --- the phone's side, for tests ---
+
+// LastLogin returns the last login started for username.
+func (f *Fake) LastLogin(t testing.TB, username string) Login {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.logins[f.last[strings.ToLower(username)]]
+	if l == nil {
+		t.Fatalf("no login for %s", username)
+	}
+	return l.Login
+}
+
+// Approve answers a seamless login as the phone does: with the number the
+// person picked. A wrong number fails the login.
+func (f *Fake) Approve(id string, number int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.logins[id]
+	if l == nil || !l.Push {
+		return ErrNotFound
+	}
+	if l.status != StatusPending || !f.now().Before(l.ExpiresAt) {
+		return ErrSpent
+	}
+	if number != l.Number {
+		l.status = StatusFailed
+		return errors.New("fake: wrong number")
+	}
+	l.status = StatusApproved
+	return nil
+}
+
+// Deny refuses a seamless login on the phone.
+func (f *Fake) Deny(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if l := f.logins[id]; l != nil && l.status == StatusPending {
+		l.status = StatusDenied
+	}
+}
+
+func (f *Fake) setEnrolling(username string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.user(username).enrolling = true
+}
+
+func (f *Fake) password(username string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.user(username).password
+}
+
+func (f *Fake) enrollments() []Enrollment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Enrollment(nil), f.enrolled...)
+}
+
+// respond computes the response string of key to challenge, as the app
+// does.
+func respond(t testing.TB, key []byte, challenge string) string {
+	t.Helper()
+	r, err := ocra.Generate(testSuite, key, ocra.Input{Challenge: challenge})
+	if err != nil {
+		t.Fatalf("ocra: %v", err)
+	}
+	return r
+}
+
+// wrong returns a response that differs from right in its last digit.
+func wrong(right string) string {
+	b := []byte(right)
+	b[len(b)-1] = '0' + (b[len(b)-1]-'0'+1)%10
+	return string(b)
+}
+
+var _ Backend = (*Fake)(nil)

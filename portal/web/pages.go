@@ -1,0 +1,585 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/skip2/go-qrcode"
+)
+
+// Limits on what a form may carry; longer values are refused before the
+// Backend sees them.
+const (
+	maxUsername    = 256
+	maxPassword    = 1024
+	maxResponse    = 64
+	minNewPassword = 8
+)
+
+func (h *handler) home(q *request) {
+	if q.s.user != "" {
+		http.Redirect(q.w, q.r, "/account", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(q.w, q.r, "/login", http.StatusSeeOther)
+}
+
+// --- login ---
+
+func (h *handler) loginPage(q *request) {
+	if q.s.user != "" {
+		http.Redirect(q.w, q.r, "/account", http.StatusSeeOther)
+		return
+	}
+	h.render(q, http.StatusOK, "login", view{Title: "Log in"})
+}
+
+func (h *handler) loginSubmit(q *request) {
+	username := strings.TrimSpace(q.r.PostForm.Get("username"))
+	password := q.r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		h.render(q, status, "login", view{Title: "Log in", Username: username, Error: msg})
+	}
+	if username == "" || password == "" {
+		again(http.StatusBadRequest, "Enter your username and your password.")
+		return
+	}
+	if len(username) > maxUsername || len(password) > maxPassword {
+		again(http.StatusUnauthorized, "Wrong username or password.")
+		return
+	}
+	l, err := h.b.StartLogin(q.r.Context(), h.loginRequest(q.r, username, password, PurposeLogin))
+	if err != nil {
+		h.startFailed(q, err, again)
+		return
+	}
+	q.s.pending = &pendingLogin{Login: l, Purpose: PurposeLogin}
+	q.s.stepUp = nil
+	h.redirect(q, "/login/verify", nil)
+}
+
+func (h *handler) loginRequest(r *http.Request, username, password string, p Purpose) LoginRequest {
+	return LoginRequest{Username: username, Password: password, Purpose: p, IP: clientIP(r), UserAgent: userAgent(r)}
+}
+
+// startFailed answers a StartLogin error, on the login or the step-up page.
+func (h *handler) startFailed(q *request, err error, again func(int, string)) {
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		again(http.StatusUnauthorized, "Wrong username or password.")
+	case errors.Is(err, ErrLocked):
+		h.locked(q, err)
+	case errors.Is(err, ErrRateLimited):
+		again(http.StatusTooManyRequests, "Too many attempts. Wait a minute, then try again.")
+	case errors.Is(err, ErrNoDevice):
+		again(http.StatusForbidden, "No IB Key device is active for this user. Add one with the IB Key app "+
+			"(or ibkey users add) first; the activation code comes by SMS.")
+	default:
+		h.fault(q.w, q.r, err)
+	}
+}
+
+// locked shows what to do about a locked account. A logged-in session ends:
+// the account cannot be used until it is unlocked.
+func (h *handler) locked(q *request, err error) {
+	v := view{Title: "Account locked"}
+	var le *LockedError
+	if errors.As(err, &le) {
+		v.LockedUntil = le.Until
+	}
+	if q.s.user != "" {
+		h.sessions.remove(q.s)
+		h.clearCookie(q.w)
+		q.s = session{}
+	} else {
+		q.s.pending, q.s.stepUp = nil, nil
+		h.sessions.save(q.s)
+	}
+	h.render(q, http.StatusLocked, "locked", v)
+}
+
+// startOver is where a failed login or step-up begins again.
+func startOver(p Purpose) string {
+	switch p {
+	case PurposePassword:
+		return "/stepup?for=password"
+	case PurposeDevice:
+		return "/stepup?for=device"
+	}
+	return "/login"
+}
+
+func taskName(p Purpose) string {
+	switch p {
+	case PurposePassword:
+		return "change your password"
+	case PurposeDevice:
+		return "add a device"
+	}
+	return "log in"
+}
+
+// pending returns the session's outstanding login, ending it with a message
+// when it has expired. ok is false when the caller has been redirected.
+func (h *handler) pending(q *request) (*pendingLogin, bool) {
+	p := q.s.pending
+	if p == nil {
+		next := "/login"
+		if q.s.user != "" {
+			next = "/account"
+		}
+		h.redirect(q, next, nil)
+		return nil, false
+	}
+	if !h.now().Before(p.ExpiresAt) {
+		h.expired(q, p, ErrExpired)
+		return nil, false
+	}
+	return p, true
+}
+
+func (h *handler) expired(q *request, p *pendingLogin, err error) {
+	q.s.pending = nil
+	msg := "The challenge expired before it was answered. Start again."
+	if errors.Is(err, ErrSpent) {
+		msg = "That challenge was already used. Start again."
+	}
+	h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: msg})
+}
+
+func (h *handler) verifyPage(q *request) {
+	p, ok := h.pending(q)
+	if !ok {
+		return
+	}
+	h.render(q, http.StatusOK, "verify", verifyView(p))
+}
+
+// verifyView is the page of an outstanding login or step-up.
+func verifyView(p *pendingLogin) view {
+	title := "Verify it's you"
+	if p.Purpose != PurposeLogin {
+		title = "Confirm it's you"
+	}
+	return view{Title: title, Pending: p, Purpose: p.Purpose, Task: taskName(p.Purpose)}
+}
+
+// normalizeResponse drops the spaces and dashes people type between groups.
+func normalizeResponse(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func (h *handler) verifySubmit(q *request) {
+	p, ok := h.pending(q)
+	if !ok {
+		return
+	}
+	resp := normalizeResponse(q.r.PostForm.Get("response"))
+	if resp == "" || len(resp) > maxResponse {
+		v := verifyView(p)
+		v.Error = "Enter the response string that IB Key shows, like 1234 5678."
+		h.render(q, http.StatusBadRequest, "verify", v)
+		return
+	}
+	err := h.b.Respond(q.r.Context(), p.ID, resp)
+	switch {
+	case err == nil:
+		h.approved(q, p)
+	case errors.Is(err, ErrBadResponse):
+		q.s.pending = nil
+		msg := "That response was wrong, and the challenge is now used up. Start again."
+		var be *BadResponseError
+		if errors.As(err, &be) {
+			msg = fmt.Sprintf("That response was wrong, and the challenge is now used up. "+
+				"%d more wrong %s will lock the account. Start again.", be.AttemptsLeft, plural(be.AttemptsLeft, "answer", "answers"))
+		}
+		h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: msg})
+	case errors.Is(err, ErrExpired), errors.Is(err, ErrSpent), errors.Is(err, ErrNotFound):
+		h.expired(q, p, err)
+	case errors.Is(err, ErrLocked):
+		h.locked(q, err)
+	default:
+		h.fault(q.w, q.r, err)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// verifyContinue moves on after the push was answered on the phone: the
+// page's script submits it when the status changes, and without script the
+// person presses its button.
+func (h *handler) verifyContinue(q *request) {
+	p, ok := h.pending(q)
+	if !ok {
+		return
+	}
+	st, err := h.b.Status(q.r.Context(), p.ID)
+	if errors.Is(err, ErrNotFound) {
+		h.expired(q, p, ErrExpired)
+		return
+	}
+	if err != nil {
+		h.fault(q.w, q.r, err)
+		return
+	}
+	switch st {
+	case StatusApproved:
+		h.approved(q, p)
+	case StatusPending:
+		h.redirect(q, "/login/verify", &flash{Text: "Not approved yet. Approve on your phone, or enter the response string."})
+	case StatusDenied:
+		q.s.pending = nil
+		h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: "The request was denied on your phone. Start again."})
+	case StatusExpired:
+		h.expired(q, p, ErrExpired)
+	default:
+		q.s.pending = nil
+		h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: "The request was not approved. Start again."})
+	}
+}
+
+// approved finishes a login or a step-up whose second factor checked out.
+// Either way the session gets a new id and CSRF token.
+func (h *handler) approved(q *request, p *pendingLogin) {
+	now := h.now()
+	q.s.pending = nil
+	if p.Purpose == PurposeLogin {
+		q.s.user, q.s.loginAt = p.Username, now
+		q.s.stepUp, q.s.enroll = nil, nil
+	} else {
+		if !strings.EqualFold(p.Username, q.s.user) {
+			h.fault(q.w, q.r, fmt.Errorf("web: step-up for %q in the session of %q", p.Username, q.s.user))
+			return
+		}
+		q.s.stepUp = &stepUp{purpose: p.Purpose, until: now.Add(h.opt.StepUp)}
+	}
+	s, id, err := h.sessions.rotate(q.s, now)
+	if err != nil {
+		h.fault(q.w, q.r, err)
+		return
+	}
+	h.setCookie(q.w, id)
+	q.s = s
+	switch p.Purpose {
+	case PurposePassword:
+		h.redirect(q, "/password", nil)
+	case PurposeDevice:
+		h.startEnrollment(q)
+	default:
+		h.redirect(q, "/account", nil)
+	}
+}
+
+// status is the JSON the verify page's script polls.
+func (h *handler) status(q *request) {
+	st := "none"
+	if p := q.s.pending; p != nil {
+		if !h.now().Before(p.ExpiresAt) {
+			st = string(StatusExpired)
+		} else {
+			s, err := h.b.Status(q.r.Context(), p.ID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				st = string(StatusExpired)
+			case err != nil:
+				h.log.Error("web: status", "err", err)
+				writeJSON(q.w, http.StatusInternalServerError, map[string]string{"error": "internal"})
+				return
+			default:
+				st = string(s)
+			}
+		}
+	}
+	writeJSON(q.w, http.StatusOK, map[string]string{"status": st})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// --- the account ---
+
+func (h *handler) account(q *request) {
+	h.render(q, http.StatusOK, "account", view{Title: "Your account"})
+}
+
+func (h *handler) logout(q *request) {
+	h.sessions.remove(q.s)
+	s, id, err := h.sessions.create(h.now())
+	if err != nil {
+		h.clearCookie(q.w)
+		http.Redirect(q.w, q.r, "/login", http.StatusSeeOther)
+		return
+	}
+	h.setCookie(q.w, id)
+	q.s = s
+	h.redirect(q, "/login", &flash{Text: "You have logged out."})
+}
+
+// --- step-up ---
+
+func parsePurpose(s string) (Purpose, bool) {
+	switch s {
+	case "password":
+		return PurposePassword, true
+	case "device":
+		return PurposeDevice, true
+	}
+	return "", false
+}
+
+func purposeParam(p Purpose) string {
+	if p == PurposeDevice {
+		return "device"
+	}
+	return "password"
+}
+
+func (h *handler) stepUpPage(q *request) {
+	p, ok := parsePurpose(q.r.URL.Query().Get("for"))
+	if !ok {
+		http.Redirect(q.w, q.r, "/account", http.StatusSeeOther)
+		return
+	}
+	h.render(q, http.StatusOK, "stepup", view{Title: "Verify it's you", Purpose: p, Task: taskName(p)})
+}
+
+func (h *handler) stepUpSubmit(q *request) {
+	p, ok := parsePurpose(q.r.PostForm.Get("for"))
+	if !ok {
+		h.redirect(q, "/account", nil)
+		return
+	}
+	username := strings.TrimSpace(q.r.PostForm.Get("username"))
+	password := q.r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		h.render(q, status, "stepup", view{Title: "Verify it's you", Purpose: p, Task: taskName(p), Username: username, Error: msg})
+	}
+	if username == "" || password == "" {
+		again(http.StatusBadRequest, "Enter your username and your password.")
+		return
+	}
+	if !strings.EqualFold(username, q.s.user) {
+		again(http.StatusForbidden, "Enter the username you are logged in with.")
+		return
+	}
+	if len(password) > maxPassword {
+		again(http.StatusUnauthorized, "Wrong username or password.")
+		return
+	}
+	l, err := h.b.StartLogin(q.r.Context(), h.loginRequest(q.r, username, password, p))
+	if err != nil {
+		h.startFailed(q, err, again)
+		return
+	}
+	if !strings.EqualFold(l.Username, q.s.user) {
+		h.fault(q.w, q.r, fmt.Errorf("web: step-up login for %q in the session of %q", l.Username, q.s.user))
+		return
+	}
+	q.s.pending = &pendingLogin{Login: l, Purpose: p}
+	h.redirect(q, "/login/verify", nil)
+}
+
+// stepped reports whether the session has a fresh step-up for p; if not,
+// it sends the browser to the step-up page.
+func (h *handler) stepped(q *request, p Purpose) bool {
+	su := q.s.stepUp
+	if su != nil && su.purpose == p && h.now().Before(su.until) {
+		return true
+	}
+	var f *flash
+	if su != nil && su.purpose == p {
+		q.s.stepUp = nil
+		f = &flash{Error: true, Text: "The verification has run out. Verify again."}
+	}
+	h.redirect(q, "/stepup?for="+purposeParam(p), f)
+	return false
+}
+
+// --- change the password ---
+
+func (h *handler) passwordPage(q *request) {
+	if !h.stepped(q, PurposePassword) {
+		return
+	}
+	h.render(q, http.StatusOK, "password", view{Title: "Change your password", MinPassword: minNewPassword})
+}
+
+func (h *handler) passwordSubmit(q *request) {
+	if !h.stepped(q, PurposePassword) {
+		return
+	}
+	pw, confirm := q.r.PostForm.Get("new"), q.r.PostForm.Get("confirm")
+	again := func(status int, msg string) {
+		h.render(q, status, "password", view{Title: "Change your password", MinPassword: minNewPassword, Error: msg})
+	}
+	switch {
+	case pw != confirm:
+		again(http.StatusBadRequest, "The two passwords are not the same.")
+		return
+	case len([]rune(pw)) < minNewPassword:
+		again(http.StatusBadRequest, fmt.Sprintf("Use at least %d characters.", minNewPassword))
+		return
+	case len(pw) > maxPassword:
+		again(http.StatusBadRequest, "That password is too long.")
+		return
+	}
+	err := h.b.ChangePassword(q.r.Context(), q.s.user, pw)
+	var pe *PasswordError
+	switch {
+	case err == nil:
+		q.s.stepUp = nil
+		h.redirect(q, "/account", &flash{Text: "Your password was changed."})
+	case errors.As(err, &pe):
+		again(http.StatusBadRequest, pe.Reason)
+	case errors.Is(err, ErrWeakPassword):
+		again(http.StatusBadRequest, "That password is too easy to guess. Choose another.")
+	case errors.Is(err, ErrLocked):
+		h.locked(q, err)
+	default:
+		h.fault(q.w, q.r, err)
+	}
+}
+
+// --- add a device ---
+
+// startEnrollment uses the session's fresh device step-up to start an
+// enrollment, then shows it.
+func (h *handler) startEnrollment(q *request) {
+	e, err := h.b.StartDeviceEnrollment(q.r.Context(), q.s.user)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrRateLimited):
+		h.redirect(q, "/account", &flash{Error: true, Text: "Too many devices were started a moment ago. Wait a minute, then try again."})
+		return
+	case errors.Is(err, ErrLocked):
+		h.locked(q, err)
+		return
+	default:
+		h.fault(q.w, q.r, err)
+		return
+	}
+	q.s.stepUp = nil
+	q.s.enroll = &e
+	h.redirect(q, "/device", nil)
+}
+
+func (h *handler) devicePage(q *request) {
+	e := q.s.enroll
+	if e == nil || !h.now().Before(e.ExpiresAt) {
+		var f *flash
+		if e != nil {
+			q.s.enroll = nil
+			f = &flash{Error: true, Text: "That enrollment expired. Verify again to start a new one."}
+		}
+		h.redirect(q, "/stepup?for=device", f)
+		return
+	}
+	h.render(q, http.StatusOK, "device", view{Title: "Add a device", Enrollment: e})
+}
+
+// qrSize is the QR code's side in pixels; the page shows it at 256 CSS
+// pixels, so that it stays sharp on a phone's denser screen.
+const qrSize = 512
+
+func (h *handler) deviceQR(q *request) {
+	e := q.s.enroll
+	if e == nil || !h.now().Before(e.ExpiresAt) {
+		http.NotFound(q.w, q.r)
+		return
+	}
+	png, err := qrcode.Encode(e.Link, qrcode.Medium, qrSize)
+	if err != nil {
+		h.fault(q.w, q.r, err)
+		return
+	}
+	q.w.Header().Set("Content-Type", "image/png")
+	q.w.Write(png)
+}
+
+// --- "Didn't receive a security code?" ---
+
+func (h *handler) resendPage(q *request) {
+	h.render(q, http.StatusOK, "resend", view{Title: "Didn't receive a security code?", Username: q.s.user, Channel: ChannelSMS})
+}
+
+func (h *handler) resendSubmit(q *request) {
+	username := strings.TrimSpace(q.r.PostForm.Get("username"))
+	password := q.r.PostForm.Get("password")
+	ch := Channel(q.r.PostForm.Get("channel"))
+	again := func(status int, msg string) {
+		h.render(q, status, "resend", view{Title: "Didn't receive a security code?", Username: username, Channel: ch, Error: msg})
+	}
+	if ch != ChannelSMS && ch != ChannelVoice {
+		ch = ChannelSMS
+		again(http.StatusBadRequest, "Choose SMS or Voice.")
+		return
+	}
+	if username == "" || password == "" {
+		again(http.StatusBadRequest, "Enter your username and your password.")
+		return
+	}
+	if len(username) > maxUsername || len(password) > maxPassword {
+		again(http.StatusUnauthorized, "Wrong username or password.")
+		return
+	}
+	err := h.b.ResendCode(q.r.Context(), username, password, ch)
+	switch {
+	case err == nil:
+		how := "by SMS"
+		if ch == ChannelVoice {
+			how = "by a voice call"
+		}
+		h.redirect(q, "/resend", &flash{Text: "A new code is on its way " + how + " to the phone number on file."})
+	case errors.Is(err, ErrBadCredentials):
+		again(http.StatusUnauthorized, "Wrong username or password.")
+	case errors.Is(err, ErrNoEnrollment):
+		again(http.StatusConflict, "No device is waiting for a code for this user. Start adding the device in "+
+			"IB Key (or with ibkey users add) first, then come back here if the code does not arrive.")
+	case errors.Is(err, ErrRateLimited):
+		again(http.StatusTooManyRequests, "A code was sent a moment ago. Wait a minute before asking again.")
+	case errors.Is(err, ErrLocked):
+		h.locked(q, err)
+	default:
+		h.fault(q.w, q.r, err)
+	}
+}
+
+// --- the developer outbox ---
+
+// maxOutbox caps the messages the outbox page shows.
+const maxOutbox = 200
+
+func (h *handler) outbox(q *request) {
+	if !isLoopback(q.r) {
+		http.NotFound(q.w, q.r)
+		return
+	}
+	msgs, err := h.b.Outbox(q.r.Context())
+	if err != nil {
+		h.fault(q.w, q.r, err)
+		return
+	}
+	msgs = slices.Clone(msgs)
+	slices.Reverse(msgs)
+	if len(msgs) > maxOutbox {
+		msgs = msgs[:maxOutbox]
+	}
+	h.render(q, http.StatusOK, "outbox", view{Title: "Developer outbox", Messages: msgs})
+}

@@ -1,0 +1,450 @@
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure the portal. The zero value is usable: plain HTTP, no
+// outbox page, the real clock and crypto/rand.
+type Options struct {
+	// Secure says the portal is served over TLS: session cookies get the
+	// Secure flag and the __Host- prefix, and responses carry HSTS.
+	Secure bool
+	// DevOutbox serves the developer outbox page at /outbox, to loopback
+	// clients only, so that someone trying the demo can read the codes.
+	DevOutbox bool
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// Rand is the source of session ids and tokens; nil means crypto/rand.
+	Rand io.Reader
+	// Log gets the faults that the browser only sees as "something went
+	// wrong"; nil discards them.
+	Log *slog.Logger
+
+	// SessionIdle ends a session unused for this long (default 15 minutes);
+	// SessionMax ends any session this long after it began or after login
+	// (default 8 hours); MaxSessions caps the sessions kept (default 10000).
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	MaxSessions int
+	// StepUp is how long a re-verification allows its task (default 5 minutes).
+	StepUp time.Duration
+}
+
+// maxBody caps every request body: the portal's forms are small.
+const maxBody = 16 << 10
+
+// maxUserAgent caps the User-Agent passed to the Backend.
+const maxUserAgent = 256
+
+// csp allows nothing but the portal's own stylesheet, script and images:
+// no inline script or style, no framing, forms only to the portal.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+type handler struct {
+	b        Backend
+	opt      Options
+	now      func() time.Time
+	sessions *sessionStore
+	pages    map[string]*template.Template
+	static   http.Handler
+	mux      *http.ServeMux
+	log      *slog.Logger
+	cookie   string
+}
+
+// New returns the Client Portal pages on b. Mount it at the root of the
+// service's mux: its paths do not meet the API's /api/.
+//
+//	GET  /                    to /account or /login
+//	GET  /login, POST /login  username and password
+//	GET  /login/verify        the challenge and the push, one page
+//	POST /login/verify        the response string
+//	GET  /login/status        JSON {"status": ...} for the page's script
+//	POST /login/continue      after the push was answered
+//	GET  /account             the logged-in page
+//	POST /logout
+//	GET  /stepup?for=...      step-up before a sensitive task; POST /stepup
+//	GET  /password, POST      change the password (after step-up)
+//	GET  /device              add a device: QR code and Session ID (after step-up)
+//	GET  /device/qr.png       the QR code
+//	GET  /resend, POST        "Didn't receive a security code?"
+//	GET  /outbox              the developer outbox (Options.DevOutbox)
+//	GET  /static/...          stylesheet and script
+func New(b Backend, opt Options) http.Handler {
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.Reader
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.SessionIdle <= 0 {
+		opt.SessionIdle = 15 * time.Minute
+	}
+	if opt.SessionMax <= 0 {
+		opt.SessionMax = 8 * time.Hour
+	}
+	if opt.MaxSessions <= 0 {
+		opt.MaxSessions = 10000
+	}
+	if opt.StepUp <= 0 {
+		opt.StepUp = 5 * time.Minute
+	}
+	h := &handler{
+		b:        b,
+		opt:      opt,
+		now:      opt.Clock,
+		sessions: newSessionStore(opt.Rand, opt.SessionIdle, opt.SessionMax, opt.MaxSessions),
+		pages:    parsePages(),
+		log:      opt.Log,
+		cookie:   "ibkey_session",
+	}
+	if opt.Secure {
+		h.cookie = "__Host-ibkey_session"
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded directory exists
+	}
+	h.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	h.mux = h.routes()
+	return h
+}
+
+func (h *handler) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", h.page(h.home))
+	m.HandleFunc("GET /login", h.page(h.loginPage))
+	m.HandleFunc("POST /login", h.form(h.loginSubmit))
+	m.HandleFunc("GET /login/verify", h.page(h.verifyPage))
+	m.HandleFunc("POST /login/verify", h.form(h.verifySubmit))
+	m.HandleFunc("GET /login/status", h.page(h.status))
+	m.HandleFunc("POST /login/continue", h.form(h.verifyContinue))
+	m.HandleFunc("GET /account", h.page(h.auth(h.account)))
+	m.HandleFunc("POST /logout", h.form(h.logout))
+	m.HandleFunc("GET /stepup", h.page(h.auth(h.stepUpPage)))
+	m.HandleFunc("POST /stepup", h.form(h.auth(h.stepUpSubmit)))
+	m.HandleFunc("GET /password", h.page(h.auth(h.passwordPage)))
+	m.HandleFunc("POST /password", h.form(h.auth(h.passwordSubmit)))
+	m.HandleFunc("GET /device", h.page(h.auth(h.devicePage)))
+	m.HandleFunc("GET /device/qr.png", h.page(h.auth(h.deviceQR)))
+	m.HandleFunc("GET /resend", h.page(h.resendPage))
+	m.HandleFunc("POST /resend", h.form(h.resendSubmit))
+	if h.opt.DevOutbox {
+		m.HandleFunc("GET /outbox", h.page(h.outbox))
+	}
+	m.HandleFunc("GET /static/", h.serveStatic)
+	return m
+}
+
+// ServeHTTP sets the security headers of every response, caps the body and
+// routes the request.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", csp)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if h.opt.Secure {
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *handler) serveStatic(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	h.static.ServeHTTP(w, r)
+}
+
+// request is one request with its session.
+type request struct {
+	w http.ResponseWriter
+	r *http.Request
+	s session
+}
+
+// page loads the session of a GET request, starting one when there is none
+// so that the page's forms have a CSRF token.
+func (h *handler) page(fn func(*request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		now := h.now()
+		var s session
+		ok := false
+		if c, err := r.Cookie(h.cookie); err == nil {
+			s, ok = h.sessions.get(c.Value, now)
+		}
+		if !ok {
+			var id string
+			var err error
+			s, id, err = h.sessions.create(now)
+			if err != nil {
+				h.fault(w, r, err)
+				return
+			}
+			h.setCookie(w, id)
+		}
+		fn(&request{w: w, r: r, s: s})
+	}
+}
+
+// form checks a POST: a live session, a same-origin request, a body within
+// the cap and the session's CSRF token. Anything else is refused with 403
+// before fn runs.
+func (h *handler) form(fn func(*request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if err := r.ParseForm(); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				h.problem(w, r, http.StatusRequestEntityTooLarge, "Too much data", "The form sent more than the portal accepts.")
+				return
+			}
+			h.problem(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+			return
+		}
+		if !sameOrigin(r) {
+			h.problem(w, r, http.StatusForbidden, "Refused", "The form did not come from this site.")
+			return
+		}
+		var s session
+		ok := false
+		if c, err := r.Cookie(h.cookie); err == nil {
+			s, ok = h.sessions.get(c.Value, h.now())
+		}
+		token := r.PostForm.Get("csrf")
+		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.csrf)) != 1 {
+			h.problem(w, r, http.StatusForbidden, "Your session has expired",
+				"The page was open too long or came from elsewhere. Go back to the login page and start again.")
+			return
+		}
+		fn(&request{w: w, r: r, s: s})
+	}
+}
+
+// sameOrigin refuses a request whose Origin (sent by browsers on POST) is
+// another site. Requests without Origin rely on the CSRF token alone.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return r.Header.Get("Sec-Fetch-Site") != "cross-site"
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	return u.Host == r.Host
+}
+
+// auth lets only a logged-in session through; others go to the login page.
+func (h *handler) auth(fn func(*request)) func(*request) {
+	return func(q *request) {
+		if q.s.user == "" {
+			if q.r.Method == http.MethodPost {
+				h.problem(q.w, q.r, http.StatusForbidden, "You are not logged in", "Log in again to continue.")
+				return
+			}
+			http.Redirect(q.w, q.r, "/login", http.StatusSeeOther)
+			return
+		}
+		fn(q)
+	}
+}
+
+func (h *handler) setCookie(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     h.cookie,
+		Value:    id,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   h.opt.Secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (h *handler) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     h.cookie,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   h.opt.Secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// clientIP is the browser's address as the portal's listener sees it.
+// Forwarding headers are not trusted.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func isLoopback(r *http.Request) bool {
+	ip := net.ParseIP(clientIP(r))
+	return ip != nil && ip.IsLoopback()
+}
+
+func userAgent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
+	return ua
+}
+
+// view is the data of every page; each page fills what it uses.
+type view struct {
+	Title     string
+	CSRF      string
+	User      string
+	Flash     *flash
+	DevOutbox bool
+
+	Username    string // prefilled username
+	Error       string // this page's error
+	Notice      string // this page's good news
+	Pending     *pendingLogin
+	Purpose     Purpose
+	Task        string // the task a step-up is for, for people
+	Enrollment  *Enrollment
+	Messages    []Message
+	Channel     Channel
+	LockedUntil time.Time
+	Now         time.Time
+	MinPassword int
+}
+
+// render writes page name with v, taking the session's flash. It renders
+// into a buffer first, so that a template error is a clean 500.
+func (h *handler) render(q *request, status int, name string, v view) {
+	v.CSRF = q.s.csrf
+	v.User = q.s.user
+	v.DevOutbox = h.opt.DevOutbox
+	v.Now = h.now()
+	if v.Flash == nil && q.s.flash != nil {
+		v.Flash = q.s.flash
+		q.s.flash = nil
+		h.sessions.save(q.s)
+	}
+	h.write(q.w, q.r, status, name, v)
+}
+
+func (h *handler) write(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		h.log.Error("web: render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// problem renders the error page, for requests that have no usable session.
+func (h *handler) problem(w http.ResponseWriter, r *http.Request, status int, title, text string) {
+	h.write(w, r, status, "problem", view{Title: title, Error: text, DevOutbox: h.opt.DevOutbox})
+}
+
+// fault logs an unexpected error and tells the browser only that something
+// went wrong.
+func (h *handler) fault(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("web: fault", "method", r.Method, "path", r.URL.Path, "err", err)
+	h.problem(w, r, http.StatusInternalServerError, "Something went wrong",
+		"The portal could not finish this. Try again in a moment.")
+}
+
+// redirect saves the session and sends the browser to path, with a flash
+// message for the next page when f is not nil.
+func (h *handler) redirect(q *request, path string, f *flash) {
+	if f != nil {
+		q.s.flash = f
+	}
+	h.sessions.save(q.s)
+	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
+}
+
+func parsePages() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"group":    group,
+		"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
+		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"minutes": func(d time.Duration) int {
+			return int((d + time.Minute - 1) / time.Minute)
+		},
+		"until": func(t, now time.Time) time.Duration { return t.Sub(now) },
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := make(map[string]*template.Template)
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		pages[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+	}
+	return pages
+}
+
+// group writes a code in groups for reading: "123456" as "123 456",
+// "12345678" as "1234 5678".
+func group(s string) string {
+	switch n := len(s); {
+	case n == 6 || n == 9:
+		var b strings.Builder
+		for i := 0; i < n; i += 3 {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(s[i : i+3])
+		}
+		return b.String()
+	case n%4 == 0 && n > 4:
+		var b strings.Builder
+		for i := 0; i < n; i += 4 {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(s[i : i+4])
+		}
+		return b.String()
+	}
+	return s
+}
