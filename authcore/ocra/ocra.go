@@ -100,7 +100,7 @@ func (g *Generator) Generate(in Input) (string, error) {
 
 // Append appends the response for in to dst.
 func (g *Generator) Append(dst []byte, in Input) ([]byte, error) {
-	if err := g.fill(in); err != nil {
+	if err := g.fill(&in); err != nil {
 		return dst, err
 	}
 	return g.respond(dst), nil
@@ -114,7 +114,7 @@ func (g *Generator) Verify(response string, in Input, w Window) (Match, error) {
 	if w.Counter > MaxCounterWindow || w.Drift < 0 || w.Drift > MaxDrift {
 		return Match{}, ErrWindow
 	}
-	if err := g.fill(in); err != nil {
+	if err := g.fill(&in); err != nil {
 		return Match{}, err
 	}
 	s := g.suite
@@ -194,7 +194,7 @@ func timeStep(t time.Time, step time.Duration) int64 {
 func (g *Generator) counterAt() int { return len(g.suite.raw) + 1 }
 
 // fill checks in against the suite and writes it into the message.
-func (g *Generator) fill(in Input) error {
+func (g *Generator) fill(in *Input) error {
 	s := g.suite
 	m := g.msg
 	off := len(s.raw) + 1
