@@ -1,0 +1,459 @@
+// Package verifier is the service side of IB Key as pure logic: the
+// enrollment state machine and its activation codes, key agreement at
+// activation, challenges and their responses, the per-user lockout, number
+// matching for seamless logins, and sealed temporary passwords.
+//
+// It keeps no state of its own and does no I/O: time and randomness are
+// arguments, and the caller (package portal) stores the values it returns
+// and serialises the changes of one record.
+//
+// # Which to use
+//
+// [Config.WithDefaults] gives the limits. An enrollment is an [Enrollment]:
+// [NewEnrollment], [Enrollment.Resend], [Enrollment.Check]. Activation is
+// [Activate]. A login's 6-digit challenge comes from [NewChallenge] and is
+// checked with [VerifyResponse]; a seamless request comes from
+// [NewPushRequest] and its answer is checked with [VerifyApproval]. Every
+// failed check is counted with [Lockout.Fail].
+package verifier
+
+import (
+	"crypto/ecdh"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+
+	"ibkey/authcore/ocra"
+	"ibkey/authcore/protocol"
+)
+
+// Expected outcomes.
+var (
+	ErrBadCode       = errors.New("verifier: wrong activation code")
+	ErrExpired       = errors.New("verifier: expired")
+	ErrSpent         = errors.New("verifier: already used")
+	ErrTooManyTries  = errors.New("verifier: too many wrong codes")
+	ErrResendTooSoon = errors.New("verifier: resend too soon")
+	ErrTooManySends  = errors.New("verifier: too many codes sent")
+	ErrBadResponse   = errors.New("verifier: wrong response")
+	ErrWrongNumber   = errors.New("verifier: wrong number")
+	ErrLocked        = errors.New("verifier: user locked")
+	ErrBadChannel    = errors.New("verifier: unknown channel")
+)
+
+// HardLockout is the most consecutive failures any configuration allows
+// (NIST SP 800-63B): after it only an administrator unlocks.
+const HardLockout = 100
+
+// Config holds the service's limits. Zero fields take the defaults.
+type Config struct {
+	CodeDigits       int           // activation code digits: 8 (at least 6)
+	CodeTTL          time.Duration // activation code validity: 10 minutes
+	CodeMaxTries     int           // wrong codes per enrollment: 10
+	ResendInterval   time.Duration // between two sends: 30 seconds
+	MaxSends         int           // codes sent per enrollment: 5
+	ChallengeTTL     time.Duration // login challenge validity: 3 minutes
+	RequestTTL       time.Duration // seamless request validity: 2 minutes
+	MaxOutstanding   int           // pending seamless requests per user: 3
+	LockoutThreshold int           // consecutive failures that lock: 5 (1 to 100)
+	LockoutDuration  time.Duration // how long a lock lasts: 15 minutes
+}
+
+// WithDefaults fills zero fields and clamps the others to safe ranges.
+func (c Config) WithDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.CodeDigits < 6 || c.CodeDigits > 10 {
+		c.CodeDigits = 8
+	}
+	def(&c.CodeTTL, 10*time.Minute)
+	if c.CodeMaxTries <= 0 || c.CodeMaxTries > 10 {
+		c.CodeMaxTries = 10
+	}
+	def(&c.ResendInterval, 30*time.Second)
+	if c.MaxSends <= 0 {
+		c.MaxSends = 5
+	}
+	def(&c.ChallengeTTL, 3*time.Minute)
+	def(&c.RequestTTL, 2*time.Minute)
+	if c.MaxOutstanding <= 0 {
+		c.MaxOutstanding = 3
+	}
+	if c.LockoutThreshold <= 0 {
+		c.LockoutThreshold = 5
+	}
+	if c.LockoutThreshold > HardLockout {
+		c.LockoutThreshold = HardLockout
+	}
+	def(&c.LockoutDuration, 15*time.Minute)
+	return c
+}
+
+// Digits returns n random decimal digits, uniformly.
+func Digits(rand io.Reader, n int) (string, error) {
+	max := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+	v, err := randInt(rand, max)
+	if err != nil {
+		return "", err
+	}
+	s := v.String()
+	return strings.Repeat("0", n-len(s)) + s, nil
+}
+
+func randInt(rand io.Reader, max *big.Int) (*big.Int, error) {
+	// Rejection sampling over whole bytes.
+	nb := (max.BitLen() + 7) / 8
+	buf := make([]byte, nb)
+	limit := new(big.Int).Lsh(big.NewInt(1), uint(nb*8))
+	limit.Sub(limit, new(big.Int).Mod(limit, max))
+	for {
+		if _, err := io.ReadFull(rand, buf); err != nil {
+			return nil, fmt.Errorf("verifier: random: %w", err)
+		}
+		v := new(big.Int).SetBytes(buf)
+		if v.Cmp(limit) < 0 {
+			return v.Mod(v, max), nil
+		}
+	}
+}
+
+// NewID returns a random identifier: 16 bytes in hexadecimal.
+func NewID(rand io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", fmt.Errorf("verifier: random: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// NormalizeDigits removes the spaces a person types into "123 456".
+func NormalizeDigits(s string) string {
+	if !strings.ContainsAny(s, " \t-") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '-' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// Enrollment states.
+const (
+	EnrollPending   = "pending"   // code sent, waiting for activation
+	EnrollActivated = "activated" // code accepted; device waits for confirmation
+	EnrollFailed    = "failed"    // too many wrong codes
+)
+
+// Enrollment is one enrollment of a device for a user.
+type Enrollment struct {
+	ID        string
+	Username  string
+	State     string
+	Channel   string
+	CodeHash  []byte
+	Tries     int
+	Sends     int
+	ExpiresAt time.Time
+	LastSent  time.Time
+}
+
+// CodeHash binds a code to its enrollment; the service stores only this.
+func CodeHash(enrollmentID, code string) []byte {
+	h := sha256.New()
+	h.Write([]byte("ibkey-code-v1"))
+	h.Write(lp(enrollmentID))
+	h.Write([]byte(code))
+	return h.Sum(nil)
+}
+
+func lp(s string) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(s))), s...)
+}
+
+// NewEnrollment starts an enrollment of username and returns it with the
+// first code to send by channel.
+func NewEnrollment(cfg Config, rand io.Reader, now time.Time, username, channel string) (Enrollment, string, error) {
+	cfg = cfg.WithDefaults()
+	if channel == "" {
+		channel = protocol.ChannelSMS
+	}
+	if channel != protocol.ChannelSMS && channel != protocol.ChannelVoice {
+		return Enrollment{}, "", ErrBadChannel
+	}
+	id, err := NewID(rand)
+	if err != nil {
+		return Enrollment{}, "", err
+	}
+	e := Enrollment{ID: id, Username: username, State: EnrollPending, Channel: channel}
+	code, err := e.newCode(cfg, rand, now)
+	return e, code, err
+}
+
+func (e *Enrollment) newCode(cfg Config, rand io.Reader, now time.Time) (string, error) {
+	code, err := Digits(rand, cfg.CodeDigits)
+	if err != nil {
+		return "", err
+	}
+	e.CodeHash = CodeHash(e.ID, code)
+	e.ExpiresAt = now.Add(cfg.CodeTTL)
+	e.LastSent = now
+	e.Sends++
+	return code, nil
+}
+
+// Resend makes a new code to send by channel; an empty channel is the other
+// one than the last. The tries already spent still count.
+func (e *Enrollment) Resend(cfg Config, rand io.Reader, now time.Time, channel string) (string, error) {
+	cfg = cfg.WithDefaults()
+	if e.State != EnrollPending {
+		return "", ErrSpent
+	}
+	switch channel {
+	case "":
+		channel = protocol.ChannelVoice
+		if e.Channel == protocol.ChannelVoice {
+			channel = protocol.ChannelSMS
+		}
+	case protocol.ChannelSMS, protocol.ChannelVoice:
+	default:
+		return "", ErrBadChannel
+	}
+	if e.Sends >= cfg.MaxSends {
+		return "", ErrTooManySends
+	}
+	if now.Before(e.LastSent.Add(cfg.ResendInterval)) {
+		return "", ErrResendTooSoon
+	}
+	e.Channel = channel
+	return e.newCode(cfg, rand, now)
+}
+
+// ResendAfter is when a resend is next allowed.
+func (e *Enrollment) ResendAfter(cfg Config) time.Time {
+	return e.LastSent.Add(cfg.WithDefaults().ResendInterval)
+}
+
+// Check checks an activation code and moves the enrollment on: to
+// activated on success, or to failed after too many wrong codes. The code is
+// compared in constant time.
+func (e *Enrollment) Check(cfg Config, code string, now time.Time) error {
+	cfg = cfg.WithDefaults()
+	switch {
+	case e.State == EnrollFailed:
+		return ErrTooManyTries
+	case e.State != EnrollPending:
+		return ErrSpent
+	case !now.Before(e.ExpiresAt):
+		return ErrExpired
+	}
+	code = NormalizeDigits(code)
+	if hmac.Equal(CodeHash(e.ID, code), e.CodeHash) {
+		e.State = EnrollActivated
+		return nil
+	}
+	e.Tries++
+	if e.Tries >= cfg.CodeMaxTries {
+		e.State = EnrollFailed
+		return ErrTooManyTries
+	}
+	return ErrBadCode
+}
+
+// TriesLeft is how many wrong codes the enrollment still takes.
+func (e *Enrollment) TriesLeft(cfg Config) int {
+	n := cfg.WithDefaults().CodeMaxTries - e.Tries
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+// Activate is the service's half of the key agreement: a fresh X25519 key,
+// its public half to return to the device, and the OCRA secret (see
+// protocol.DeriveSecret). The private key is dropped on return.
+func Activate(rand io.Reader, devicePub []byte, enrollmentID, suite, deviceID string) (serverPub, secret []byte, err error) {
+	if len(devicePub) != 32 {
+		return nil, nil, protocol.ErrBadKey
+	}
+	k, err := protocol.NewActivationKey(rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	serverPub = k.PublicKey().Bytes()
+	secret, err = protocol.DeriveSecret(k, devicePub, devicePub, serverPub, enrollmentID, suite, deviceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return serverPub, secret, nil
+}
+
+// CheckPublicKey reports whether b is a valid X25519 public key.
+func CheckPublicKey(b []byte) error {
+	if _, err := ecdh.X25519().NewPublicKey(b); err != nil || len(b) != 32 {
+		return protocol.ErrBadKey
+	}
+	return nil
+}
+
+// NewChallenge returns a 6-digit login challenge.
+func NewChallenge(rand io.Reader) (string, error) { return Digits(rand, 6) }
+
+// VerifyResponse checks an OCRA response to challenge with the device's
+// secret and suite; pinHash is the stored P input of a DSC+ suite, nil
+// otherwise. It compares in constant time and returns ErrBadResponse on a
+// mismatch.
+func VerifyResponse(suite ocra.Suite, secret, pinHash []byte, challenge, response string) error {
+	in := ocra.Input{Challenge: challenge}
+	if suite.PIN() != 0 {
+		in.PINHash = pinHash
+	}
+	if _, err := ocra.Verify(suite, secret, NormalizeDigits(response), in, ocra.Window{}); err != nil {
+		if errors.Is(err, ocra.ErrMismatch) {
+			return ErrBadResponse
+		}
+		return fmt.Errorf("verifier: %w", err)
+	}
+	return nil
+}
+
+// PushRequest is the number matching of a seamless login: the number the
+// browser shows, the three the device offers, and the 40-hex-digit OCRA
+// challenge of the approval.
+type PushRequest struct {
+	Challenge string
+	Number    int
+	Choices   []int
+}
+
+// NewPushRequest makes the challenge and numbers of a seamless login.
+func NewPushRequest(rand io.Reader) (PushRequest, error) {
+	var b [20]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return PushRequest{}, fmt.Errorf("verifier: random: %w", err)
+	}
+	p := PushRequest{Challenge: hex.EncodeToString(b[:])}
+	seen := map[int]bool{}
+	for len(p.Choices) < 3 {
+		v, err := randInt(rand, big.NewInt(90))
+		if err != nil {
+			return PushRequest{}, err
+		}
+		n := int(v.Int64()) + 10
+		if !seen[n] {
+			seen[n] = true
+			p.Choices = append(p.Choices, n)
+		}
+	}
+	v, err := randInt(rand, big.NewInt(3))
+	if err != nil {
+		return PushRequest{}, err
+	}
+	p.Number = p.Choices[v.Int64()]
+	return p, nil
+}
+
+// VerifyApproval checks an approval of a seamless login whose signed
+// payload is payload: response must be the OCRA response of the approve
+// suite over challenge with S = protocol.ApprovalSession(payload, chosen).
+// A valid response for the wrong number gives ErrWrongNumber; anything else
+// wrong gives ErrBadResponse.
+func VerifyApproval(secret, payload []byte, challenge string, number, chosen int, response string) error {
+	suite := ocra.MustParseSuite(protocol.SuiteApprove)
+	in := ocra.Input{Challenge: challenge, Session: protocol.ApprovalSession(payload, chosen)}
+	if _, err := ocra.Verify(suite, secret, NormalizeDigits(response), in, ocra.Window{}); err != nil {
+		if errors.Is(err, ocra.ErrMismatch) {
+			return ErrBadResponse
+		}
+		return fmt.Errorf("verifier: %w", err)
+	}
+	if chosen != number {
+		return ErrWrongNumber
+	}
+	return nil
+}
+
+// Lockout counts a user's consecutive failed responses.
+type Lockout struct {
+	Failures    int
+	LockedUntil time.Time // zero: not locked
+}
+
+// Forever is the LockedUntil of a lock that only an administrator lifts.
+var Forever = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Locked reports whether the user is locked at now.
+func (l Lockout) Locked(now time.Time) bool {
+	return !l.LockedUntil.IsZero() && now.Before(l.LockedUntil)
+}
+
+// Fail counts one failure and returns how many attempts are left before the
+// (next) lock. From the threshold on, every further failure locks again, for
+// LockoutDuration; at HardLockout consecutive failures the lock is for
+// good, until an administrator lifts it.
+func (l *Lockout) Fail(cfg Config, now time.Time) int {
+	cfg = cfg.WithDefaults()
+	l.Failures++
+	switch {
+	case l.Failures >= HardLockout:
+		l.LockedUntil = Forever
+		return 0
+	case l.Failures >= cfg.LockoutThreshold:
+		l.LockedUntil = now.Add(cfg.LockoutDuration)
+		return 0
+	}
+	return cfg.LockoutThreshold - l.Failures
+}
+
+// AttemptsLeft is how many failures are left before the next lock.
+func (l Lockout) AttemptsLeft(cfg Config) int {
+	n := cfg.WithDefaults().LockoutThreshold - l.Failures
+	if n < 1 {
+		return 1 // after a timed lock, one try at a time
+	}
+	return n
+}
+
+// Succeed ends a run of failures.
+func (l *Lockout) Succeed() { *l = Lockout{} }
+
+// TempPasswordKind is the Kind of a delivery holding a temporary password.
+const TempPasswordKind = "temp_password"
+
+// NewTempPassword returns a random temporary password: 12 characters from
+// an alphabet without look-alikes (about 69 bits).
+func NewTempPassword(rand io.Reader) (string, error) {
+	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 12)
+	for i := range b {
+		v, err := randInt(rand, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b), nil
+}
+
+// DeliveryLabel binds a sealed delivery to its kind, id and device.
+func DeliveryLabel(kind, deliveryID, deviceID string) string {
+	return kind + "/" + deliveryID + "/" + deviceID
+}
+
+// SealTempPassword seals password to the device's delivery key.
+func SealTempPassword(rand io.Reader, deliveryKey []byte, deliveryID, deviceID, password string) (label string, sealed []byte, err error) {
+	label = DeliveryLabel(TempPasswordKind, deliveryID, deviceID)
+	sealed, err = protocol.Seal(rand, deliveryKey, label, []byte(password))
+	return label, sealed, err
+}

@@ -1,0 +1,157 @@
+package verifier
+
+import (
+	"crypto/rand"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"ibkey/authcore/ocra"
+	"ibkey/authcore/protocol"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestEnrollmentStateMachine(t *testing.T) {
+	cfg := Config{}
+	e, code, err := NewEnrollment(cfg, rand.Reader, t0, "u", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(code) != 8 || e.Channel != protocol.ChannelSMS || e.State != EnrollPending || !e.ExpiresAt.Equal(t0.Add(10*time.Minute)) {
+		t.Fatalf("%+v %q", e, code)
+	}
+	if _, err := e.Resend(cfg, rand.Reader, t0.Add(29*time.Second), ""); !errors.Is(err, ErrResendTooSoon) {
+		t.Fatalf("resend: %v", err)
+	}
+	code2, err := e.Resend(cfg, rand.Reader, t0.Add(30*time.Second), "")
+	if err != nil || e.Channel != protocol.ChannelVoice {
+		t.Fatalf("resend: %v %s", err, e.Channel)
+	}
+	if code2 != code {
+		if err := e.Check(cfg, code, t0.Add(time.Minute)); !errors.Is(err, ErrBadCode) {
+			t.Fatalf("old code: %v", err)
+		}
+	}
+	if err := e.Check(cfg, code2[:4]+" "+code2[4:], t0.Add(time.Minute)); err != nil {
+		t.Fatalf("right code: %v", err)
+	}
+	if err := e.Check(cfg, code2, t0.Add(time.Minute)); !errors.Is(err, ErrSpent) {
+		t.Fatalf("used twice: %v", err)
+	}
+}
+
+func TestEnrollmentTriesAndExpiry(t *testing.T) {
+	cfg := Config{}
+	e, code, _ := NewEnrollment(cfg, rand.Reader, t0, "u", protocol.ChannelVoice)
+	if err := e.Check(cfg, code, t0.Add(10*time.Minute)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+	for i := 1; i < 10; i++ {
+		if err := e.Check(cfg, "x", t0); !errors.Is(err, ErrBadCode) || e.TriesLeft(cfg) != 10-i {
+			t.Fatalf("try %d: %v", i, err)
+		}
+	}
+	if err := e.Check(cfg, "x", t0); !errors.Is(err, ErrTooManyTries) {
+		t.Fatalf("10th: %v", err)
+	}
+	if err := e.Check(cfg, code, t0); !errors.Is(err, ErrTooManyTries) {
+		t.Fatalf("after 10: %v", err)
+	}
+	if _, _, err := NewEnrollment(cfg, rand.Reader, t0, "u", "fax"); !errors.Is(err, ErrBadChannel) {
+		t.Fatal(err)
+	}
+}
+
+func TestLockout(t *testing.T) {
+	cfg := Config{LockoutThreshold: 5, LockoutDuration: time.Minute}
+	var l Lockout
+	for i := 1; i <= 4; i++ {
+		if left := l.Fail(cfg, t0); left != 5-i || l.Locked(t0) {
+			t.Fatalf("fail %d: left %d locked %v", i, left, l.Locked(t0))
+		}
+	}
+	l.Fail(cfg, t0)
+	if !l.Locked(t0) || l.Locked(t0.Add(time.Minute)) {
+		t.Fatal("timed lock")
+	}
+	l.Succeed()
+	if l.Failures != 0 || l.Locked(t0) {
+		t.Fatal("success resets")
+	}
+	if c := (Config{LockoutThreshold: 1000}).WithDefaults(); c.LockoutThreshold != HardLockout {
+		t.Fatalf("threshold not capped: %d", c.LockoutThreshold)
+	}
+}
+
+func TestActivateAndVerify(t *testing.T) {
+	dev, _ := protocol.NewActivationKey(rand.Reader)
+	dp := dev.PublicKey().Bytes()
+	sp, secret, err := Activate(rand.Reader, dp, "e1", protocol.SuiteIBKey, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, _ := protocol.DeriveSecret(dev, sp, dp, sp, "e1", protocol.SuiteIBKey, "d1")
+	suite := ocra.MustParseSuite(protocol.SuiteIBKey)
+	ch, _ := NewChallenge(rand.Reader)
+	r, _ := ocra.Generate(suite, mine, ocra.Input{Challenge: ch})
+	if err := VerifyResponse(suite, secret, nil, ch, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyResponse(suite, secret, nil, ch, "00000000"); !errors.Is(err, ErrBadResponse) && r != "00000000" {
+		t.Fatal(err)
+	}
+	if err := VerifyResponse(suite, secret, nil, ch, "abc"); err == nil {
+		t.Fatal("a malformed response verified")
+	}
+	// Approval with number matching.
+	p, err := NewPushRequest(rand.Reader)
+	if err != nil || len(p.Challenge) != 40 || len(p.Choices) != 3 || !slices.Contains(p.Choices, p.Number) {
+		t.Fatalf("%+v %v", p, err)
+	}
+	payload := []byte(`{"id":"l"}`)
+	as := ocra.MustParseSuite(protocol.SuiteApprove)
+	for _, n := range p.Choices {
+		r, _ := ocra.Generate(as, mine, ocra.Input{Challenge: p.Challenge, Session: protocol.ApprovalSession(payload, n)})
+		err := VerifyApproval(secret, payload, p.Challenge, p.Number, n, r)
+		if (n == p.Number) != (err == nil) || (n != p.Number && !errors.Is(err, ErrWrongNumber)) {
+			t.Fatalf("number %d: %v", n, err)
+		}
+		// The response for one number does not approve another.
+		other := p.Choices[(slices.Index(p.Choices, n)+1)%3]
+		if err := VerifyApproval(secret, payload, p.Challenge, p.Number, other, r); !errors.Is(err, ErrBadResponse) {
+			t.Fatalf("replayed for %d: %v", other, err)
+		}
+	}
+}
+
+func TestTempPasswordSealed(t *testing.T) {
+	k, _ := protocol.NewActivationKey(rand.Reader)
+	pw, err := NewTempPassword(rand.Reader)
+	if err != nil || len(pw) != 12 {
+		t.Fatal(pw, err)
+	}
+	label, sealed, err := SealTempPassword(rand.Reader, k.PublicKey().Bytes(), "del", "dev", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := protocol.Open(k.Bytes(), label, sealed)
+	if err != nil || string(got) != pw {
+		t.Fatal(err)
+	}
+}
+
+func TestDigitsUniformLength(t *testing.T) {
+	seen := map[byte]bool{}
+	for i := 0; i < 200; i++ {
+		d, err := Digits(rand.Reader, 6)
+		if err != nil || len(d) != 6 {
+			t.Fatal(d, err)
+		}
+		seen[d[0]] = true
+	}
+	if len(seen) < 8 {
+		t.Fatalf("leading digits seen: %d", len(seen))
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"ibkey/portal"
+)
+
+func init() {
+	commands["admin"] = command{
+		"admin useradd|unlock|devices|temp-password|fraud-reports --db FILE [--username U] [--phone +CC...]",
+		cmdAdmin,
+	}
+}
+
+func cmdAdmin(e *env, args []string) error {
+	if len(args) == 0 {
+		return usagef("admin: want useradd, unlock, devices, temp-password or fraud-reports")
+	}
+	sub, args := args[0], args[1:]
+	fs := flags("admin " + sub)
+	dbPath := fs.String("db", "", "the SQLite database file")
+	username := fs.String("username", "", "the user")
+	var phone *string
+	if sub == "useradd" {
+		phone = fs.String("phone", "", "the phone number, +CC then digits")
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dbPath == "" {
+		return usagef("admin %s: --db is required", sub)
+	}
+	if *username == "" && sub != "devices" && sub != "fraud-reports" {
+		return usagef("admin %s: --username is required", sub)
+	}
+	open := func() (portal.Store, error) { return portal.OpenSQLite(*dbPath) }
+	ctx := context.Background()
+	now := time.Now()
+	switch sub {
+	case "useradd":
+		if *phone == "" {
+			return usagef("admin useradd: --phone is required")
+		}
+		if !portal.ValidUsername(*username) {
+			return portal.ErrBadUsername
+		}
+		if !portal.ValidPhone(*phone) {
+			return portal.ErrBadPhone
+		}
+		pw, err := e.readSecret("Password: ")
+		if err != nil {
+			return err
+		}
+		if e.ttyFD >= 0 {
+			again, err := e.readSecret("Password again: ")
+			if err != nil {
+				return err
+			}
+			if again != pw {
+				return fmt.Errorf("admin useradd: the passwords differ")
+			}
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		a, err := portal.CreateAccount(ctx, st, rand.Reader, now, *username, *phone, pw, portal.DefaultArgon2)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s\n", a.Username, a.Account)
+	case "unlock":
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := portal.UnlockAccount(ctx, st, *username); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\tunlocked\n", *username)
+	case "devices":
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		ds, err := portal.ListDevices(ctx, st, *username)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			at := "-"
+			if !d.Activated.IsZero() {
+				at = d.Activated.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\t%s\n", d.Username, d.ID, d.State, d.Suite, at)
+		}
+	case "temp-password":
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		id, err := portal.IssueTempPassword(ctx, st, rand.Reader, now, *username, portal.DefaultArgon2)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", id)
+	case "fraud-reports":
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		var rs []portal.FraudReport
+		if err := st.View(ctx, func(tx portal.Tx) error {
+			var err error
+			rs, err = tx.FraudReports()
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if *username == "" || r.Username == *username {
+				fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Username, r.LoginID, r.IP, r.App, r.Browser)
+			}
+		}
+	default:
+		return usagef("admin: unknown subcommand %q", sub)
+	}
+	return nil
+}

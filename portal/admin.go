@@ -1,0 +1,157 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"ibkey/authcore/protocol"
+	"ibkey/authcore/verifier"
+)
+
+// Errors of the admin functions.
+var (
+	ErrBadUsername = errors.New("portal: username must be 1 to 64 letters, digits or ._@+-")
+	ErrBadPhone    = errors.New("portal: phone must be in E.164 form, +CC then digits")
+	ErrNoUser      = errors.New("portal: no such user")
+	ErrNoDevice    = errors.New("portal: the user has no active device")
+)
+
+// CreateAccount adds a user with password (hashed with p) and phone.
+func CreateAccount(ctx context.Context, st Store, rnd io.Reader, now time.Time, username, phone, password string, p Argon2Params) (Account, error) {
+	if !ValidUsername(username) {
+		return Account{}, ErrBadUsername
+	}
+	if !ValidPhone(phone) {
+		return Account{}, ErrBadPhone
+	}
+	if len(password) < 8 || len(password) > maxPassword {
+		return Account{}, errors.New("portal: password must have 8 to 1024 characters")
+	}
+	hash, err := HashPassword(rnd, password, p)
+	if err != nil {
+		return Account{}, err
+	}
+	num, err := verifier.Digits(rnd, 7)
+	if err != nil {
+		return Account{}, err
+	}
+	a := Account{Username: username, Account: "U" + num, Phone: phone, Password: hash, Created: now}
+	err = st.Update(ctx, func(tx Tx) error { return tx.InsertAccount(a) })
+	if errors.Is(err, ErrExists) {
+		return Account{}, fmt.Errorf("portal: user %q exists already", username)
+	}
+	return a, err
+}
+
+// UnlockAccount lifts a user's lockout and clears the failure count.
+func UnlockAccount(ctx context.Context, st Store, username string) error {
+	return st.Update(ctx, func(tx Tx) error {
+		a, err := tx.Account(username)
+		if errors.Is(err, ErrNotFound) {
+			return ErrNoUser
+		}
+		if err != nil {
+			return err
+		}
+		a.Lockout = verifier.Lockout{}
+		return tx.UpdateAccount(a)
+	})
+}
+
+// ListDevices returns the devices of username, or of every user when
+// username is empty.
+func ListDevices(ctx context.Context, st Store, username string) ([]Device, error) {
+	var ds []Device
+	err := st.View(ctx, func(tx Tx) error {
+		if username != "" {
+			if _, err := tx.Account(username); errors.Is(err, ErrNotFound) {
+				return ErrNoUser
+			}
+		}
+		var err error
+		ds, err = tx.Devices(username)
+		return err
+	})
+	return ds, err
+}
+
+// IssueTempPassword gives username a new random temporary password: the
+// account's password becomes it (to be changed at the next login), and it
+// is sealed to the active device's delivery key and queued in its inbox,
+// with a signed event on the device channel. It returns the delivery id.
+// The password itself is never returned or logged.
+func IssueTempPassword(ctx context.Context, st Store, rnd io.Reader, now time.Time, username string, p Argon2Params) (string, error) {
+	id, _, err := issueTempPassword(ctx, st, rnd, now, username, p)
+	return id, err
+}
+
+// IssueTempPassword is the package function run in the service: the
+// device's long-poll is woken at once.
+func (s *Server) IssueTempPassword(ctx context.Context, username string) (string, error) {
+	id, deviceID, err := issueTempPassword(ctx, s.store, s.rand, s.now(), username, s.cfg.Argon2)
+	if err != nil {
+		return "", err
+	}
+	s.notify(deviceID)
+	return id, nil
+}
+
+func issueTempPassword(ctx context.Context, st Store, rnd io.Reader, now time.Time, username string, p Argon2Params) (string, string, error) {
+	key, err := ServiceKey(ctx, st, rnd)
+	if err != nil {
+		return "", "", err
+	}
+	pw, err := verifier.NewTempPassword(rnd)
+	if err != nil {
+		return "", "", err
+	}
+	hash, err := HashPassword(rnd, pw, p)
+	if err != nil {
+		return "", "", err
+	}
+	id, err := verifier.NewID(rnd)
+	if err != nil {
+		return "", "", err
+	}
+	var deviceID string
+	err = st.Update(ctx, func(tx Tx) error {
+		a, err := tx.Account(username)
+		if errors.Is(err, ErrNotFound) {
+			return ErrNoUser
+		}
+		if err != nil {
+			return err
+		}
+		d, err := tx.ActiveDevice(username)
+		if errors.Is(err, ErrNotFound) {
+			return ErrNoDevice
+		}
+		if err != nil {
+			return err
+		}
+		deviceID = d.ID
+		label, sealed, err := verifier.SealTempPassword(rnd, d.DeliveryKey, id, d.ID, pw)
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertDelivery(Delivery{ID: id, DeviceID: d.ID, Kind: verifier.TempPasswordKind, Label: label, Sealed: sealed, Created: now}); err != nil {
+			return err
+		}
+		ev, err := protocol.SignEvent(key, 0, protocol.Event{Type: protocol.EventDelivery, ID: id, DeviceID: d.ID, Username: username, IssuedAt: now.UTC(), ExpiresAt: now.Add(7 * 24 * time.Hour).UTC()})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertEvent(Event{DeviceID: d.ID, Kind: protocol.EventDelivery, RefID: id, Payload: ev.Payload, Signature: ev.Signature, Expires: now.Add(7 * 24 * time.Hour)}); err != nil {
+			return err
+		}
+		a.Password, a.MustChange = hash, true
+		return tx.UpdateAccount(a)
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return id, deviceID, nil
+}

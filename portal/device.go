@@ -1,0 +1,307 @@
+package portal
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"ibkey/authcore/ocra"
+	"ibkey/authcore/protocol"
+	"ibkey/authcore/verifier"
+)
+
+// deviceToken reads "Authorization: Device <base64url token>".
+func deviceToken(r *http.Request) ([]byte, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, protocol.AuthScheme) || len(tok) > 128 {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
+	if err != nil || len(b) != 32 {
+		return nil, false
+	}
+	return b, true
+}
+
+func (s *Server) authView(r *http.Request) (Device, error) {
+	var d Device
+	var result error
+	err := s.store.View(r.Context(), func(tx Tx) error {
+		d, result = s.authDevice(tx, r, false)
+		return nil
+	})
+	if err != nil {
+		return Device{}, internal(err)
+	}
+	return d, result
+}
+
+// handleEvents is the device channel: a long-poll that answers at once with
+// the pending events after the sequence number `after`, or waits for one
+// (woken by the hub) up to `wait` milliseconds.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitIP(r); err != nil {
+		return err
+	}
+	d, err := s.authView(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	wait := 25 * time.Second
+	if v := q.Get("wait"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			return errf(http.StatusBadRequest, protocol.CodeBadRequest, "wait must be milliseconds")
+		}
+		wait = time.Duration(ms) * time.Millisecond
+	}
+	wait = min(wait, s.cfg.MaxWait)
+	ch, cancel := s.hub.Subscribe(d.ID)
+	defer cancel()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	poll := time.NewTicker(s.cfg.CrossProcessPoll)
+	defer poll.Stop()
+	for {
+		var evs []Event
+		var last int64
+		var result error
+		err := s.store.View(r.Context(), func(tx Tx) error {
+			if _, result = s.authDevice(tx, r, false); result != nil {
+				return nil
+			}
+			var err error
+			if evs, err = tx.Events(d.ID, after, s.now(), 20); err != nil {
+				return err
+			}
+			last, err = tx.LastEvent(d.ID)
+			return err
+		})
+		if err != nil {
+			return internal(err)
+		}
+		if result != nil {
+			return result
+		}
+		if len(evs) > 0 {
+			out := protocol.Events{Next: evs[len(evs)-1].Seq}
+			for _, e := range evs {
+				out.Events = append(out.Events, protocol.SignedEvent{Seq: e.Seq, Payload: e.Payload, Signature: e.Signature})
+			}
+			writeJSON(w, http.StatusOK, out)
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-poll.C:
+		case <-timer.C:
+			writeJSON(w, http.StatusOK, protocol.Events{Events: []protocol.SignedEvent{}, Next: max(after, last)})
+			return nil
+		case <-r.Context().Done():
+			return errf(http.StatusServiceUnavailable, "unavailable", "the service is stopping; try again")
+		}
+	}
+}
+
+// handleApproval approves or denies a seamless login request.
+func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitIP(r); err != nil {
+		return err
+	}
+	var req protocol.ApprovalRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	if req.Deny != "" && req.Deny != protocol.DenyFraud && req.Deny != protocol.DenyMistake {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "deny must be fraud or mistake")
+	}
+	if req.Deny == "" && (req.Response == "" || len(req.Response) > 64 || req.Number < 0 || req.Number > 1000) {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "an approval needs number and response")
+	}
+	now := s.now()
+	var result error
+	var status string
+	err := s.store.Update(r.Context(), func(tx Tx) error {
+		d, aerr := s.authDevice(tx, r, false)
+		if aerr != nil {
+			result = aerr
+			return nil
+		}
+		l, err := tx.Login(req.RequestID)
+		if errors.Is(err, ErrNotFound) || (err == nil && (l.Kind != KindLogin || l.DeviceID != d.ID || l.Payload == nil)) {
+			result = errf(http.StatusNotFound, protocol.CodeNotFound, "no such login request")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		acct, err := tx.Account(l.Username)
+		if err != nil {
+			return err
+		}
+		if acct.Lockout.Locked(now) {
+			result = errLocked
+			return nil
+		}
+		if l.Status != StatusPending || !now.Before(l.Created.Add(s.cfg.Limits.RequestTTL)) {
+			result = errGone
+			return nil
+		}
+		if req.Deny != "" {
+			l.Status, l.Reason, status = StatusDenied, req.Deny, StatusDenied
+			if req.Deny == protocol.DenyFraud {
+				if err := tx.InsertFraudReport(FraudReport{LoginID: l.ID, Username: l.Username, DeviceID: d.ID, IP: l.IP, App: l.App, Browser: l.Browser, Time: now}); err != nil {
+					return err
+				}
+			}
+			return tx.UpdateLogin(l)
+		}
+		verr := verifier.VerifyApproval(d.Secret, l.Payload, l.PushChallenge, l.Number, req.Number, req.Response)
+		switch {
+		case verr == nil:
+			l.Status, status = StatusApproved, StatusApproved
+			acct.Lockout.Succeed()
+		case errors.Is(verr, verifier.ErrWrongNumber):
+			// The device holder chose another number than the browser
+			// shows: not this person's login. Spent, not counted.
+			l.Status, l.Reason = StatusFailed, "wrong_number"
+			result = errf(http.StatusForbidden, protocol.CodeWrongNumber, "that is not the number the login shows; the login is refused")
+		default:
+			l.Status = StatusFailed
+			left := acct.Lockout.Fail(s.cfg.Limits, now)
+			result = &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidResponse, msg: "wrong response (wrong PIN?)", attemptsLeft: intp(left)}
+		}
+		if err := tx.UpdateLogin(l); err != nil {
+			return err
+		}
+		return tx.UpdateAccount(acct)
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if result != nil {
+		return result
+	}
+	writeJSON(w, http.StatusOK, protocol.Status{Status: status})
+	return nil
+}
+
+func (s *Server) handleInboxChallenge(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitIP(r); err != nil {
+		return err
+	}
+	now := s.now()
+	var out protocol.InboxChallenge
+	var result error
+	err := s.store.Update(r.Context(), func(tx Tx) error {
+		d, aerr := s.authDevice(tx, r, false)
+		if aerr != nil {
+			result = aerr
+			return nil
+		}
+		acct, err := tx.Account(d.Username)
+		if err != nil {
+			return err
+		}
+		if acct.Lockout.Locked(now) {
+			result = errLocked
+			return nil
+		}
+		id, err := verifier.NewID(s.rand)
+		if err != nil {
+			return err
+		}
+		c, err := verifier.NewChallenge(s.rand)
+		if err != nil {
+			return err
+		}
+		l := Login{ID: id, Username: d.Username, DeviceID: d.ID, Kind: KindInbox, Challenge: c, Status: StatusPending, Created: now, Expires: now.Add(s.cfg.Limits.ChallengeTTL), IP: clientIP(r)}
+		out = protocol.InboxChallenge{ID: id, Challenge: c, ExpiresAt: l.Expires.UTC()}
+		return tx.InsertLogin(l)
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if result != nil {
+		return result
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// handleInbox releases the device's sealed deliveries once it answers its
+// inbox challenge, a proof of the PIN that counts toward the lockout.
+func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitIP(r); err != nil {
+		return err
+	}
+	var req protocol.InboxRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	if len(req.Response) > 64 {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "response too long")
+	}
+	now := s.now()
+	var result error
+	out := protocol.Inbox{Deliveries: []protocol.Delivery{}}
+	err := s.store.Update(r.Context(), func(tx Tx) error {
+		d, aerr := s.authDevice(tx, r, false)
+		if aerr != nil {
+			result = aerr
+			return nil
+		}
+		l, err := tx.Login(req.ChallengeID)
+		if errors.Is(err, ErrNotFound) || (err == nil && (l.Kind != KindInbox || l.DeviceID != d.ID)) {
+			result = errf(http.StatusNotFound, protocol.CodeNotFound, "no such challenge")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		acct, err := tx.Account(l.Username)
+		if err != nil {
+			return err
+		}
+		if acct.Lockout.Locked(now) {
+			result = errLocked
+			return nil
+		}
+		if l.Status != StatusPending || !now.Before(l.Expires) {
+			result = errGone
+			return nil
+		}
+		if _, err := ocra.ParseSuite(d.Suite); err != nil {
+			return err
+		}
+		result, err = s.check(tx, &acct, &l, d, l.Challenge, req.Response, now)
+		if err != nil || result != nil {
+			return err
+		}
+		ds, err := tx.PendingDeliveries(d.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range ds {
+			out.Deliveries = append(out.Deliveries, protocol.Delivery{ID: x.ID, Kind: x.Kind, Label: x.Label, Sealed: x.Sealed, CreatedAt: x.Created.UTC()})
+			if err := tx.MarkDelivered(x.ID, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if result != nil {
+		return result
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

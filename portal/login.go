@@ -1,0 +1,287 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"ibkey/authcore/ocra"
+	"ibkey/authcore/protocol"
+	"ibkey/authcore/verifier"
+)
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req protocol.LoginRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	if len(req.App) > 128 || len(req.Browser) > 256 {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "app or browser too long")
+	}
+	acct, err := s.checkCredentials(r.Context(), r, req.Username, req.Password)
+	if err != nil {
+		return err
+	}
+	challenge, err := verifier.NewChallenge(s.rand)
+	if err != nil {
+		return internal(err)
+	}
+	id, err := verifier.NewID(s.rand)
+	if err != nil {
+		return internal(err)
+	}
+	push, err := verifier.NewPushRequest(s.rand)
+	if err != nil {
+		return internal(err)
+	}
+	app := req.App
+	if app == "" {
+		app = "Client Portal"
+	}
+	browser := req.Browser
+	if browser == "" {
+		browser = r.UserAgent()
+		if len(browser) > 256 {
+			browser = browser[:256]
+		}
+	}
+	now := s.now()
+	out := protocol.Login{ID: id, Challenge: challenge, ExpiresAt: now.Add(s.cfg.Limits.ChallengeTTL).UTC()}
+	var result error
+	var deviceID string
+	err = s.store.Update(r.Context(), func(tx Tx) error {
+		acct, err := tx.Account(acct.Username)
+		if err != nil {
+			return err
+		}
+		if acct.Lockout.Locked(now) {
+			result = errLocked
+			return nil
+		}
+		d, err := tx.ActiveDevice(acct.Username)
+		if errors.Is(err, ErrNotFound) {
+			result = errf(http.StatusForbidden, protocol.CodeNoDevice, "no IB Key device is active for this user; enroll one first")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		deviceID = d.ID
+		l := Login{
+			ID: id, Username: acct.Username, DeviceID: d.ID, Kind: KindLogin, Challenge: challenge,
+			Status: StatusPending, Created: now, Expires: now.Add(s.cfg.Limits.ChallengeTTL),
+			App: app, IP: clientIP(r), Browser: browser,
+		}
+		pending, err := tx.PendingPush(acct.Username, now)
+		if err != nil {
+			return err
+		}
+		var ev protocol.SignedEvent
+		if d.Suite == protocol.SuiteIBKey && pending < s.cfg.Limits.MaxOutstanding {
+			e := protocol.Event{
+				Type: protocol.EventLogin, ID: id, DeviceID: d.ID, Username: acct.Username,
+				Challenge: push.Challenge, Numbers: push.Choices,
+				Context:  protocol.LoginContext{App: app, IP: l.IP, Browser: browser, Time: now.UTC()},
+				IssuedAt: now.UTC(), ExpiresAt: now.Add(s.cfg.Limits.RequestTTL).UTC(),
+			}
+			ev, err = protocol.SignEvent(s.key, 0, e)
+			if err != nil {
+				return err
+			}
+			l.PushChallenge, l.Number, l.Payload = push.Challenge, push.Number, ev.Payload
+			out.Push, out.Number = true, push.Number
+		}
+		if err := tx.InsertLogin(l); err != nil {
+			return err
+		}
+		if out.Push {
+			_, err = tx.InsertEvent(Event{DeviceID: d.ID, Kind: protocol.EventLogin, RefID: id, Payload: ev.Payload, Signature: ev.Signature, Expires: now.Add(s.cfg.Limits.RequestTTL)})
+		}
+		return err
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if result != nil {
+		return result
+	}
+	if out.Push {
+		s.notify(deviceID)
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+var errNoLogin = errf(http.StatusNotFound, protocol.CodeNotFound, "no such login")
+
+// handleResponse checks the response to a login's challenge. The challenge
+// is consumed in the same transaction that reads it: of concurrent
+// submissions, one sees it pending.
+func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitIP(r); err != nil {
+		return err
+	}
+	var req protocol.LoginAnswer
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	if len(req.Response) > 64 {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "response too long")
+	}
+	now := s.now()
+	var result error
+	err := s.store.Update(r.Context(), func(tx Tx) error {
+		l, err := tx.Login(r.PathValue("id"))
+		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
+			result = errNoLogin
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		acct, err := tx.Account(l.Username)
+		if err != nil {
+			return err
+		}
+		if acct.Lockout.Locked(now) {
+			result = errLocked
+			return nil
+		}
+		if l.Status != StatusPending || !now.Before(l.Expires) {
+			result = errGone
+			return nil
+		}
+		d, err := tx.Device(l.DeviceID)
+		if err != nil {
+			return err
+		}
+		if d.State != DeviceActive {
+			l.Status = StatusFailed
+			result = errGone
+			return tx.UpdateLogin(l)
+		}
+		result, err = s.check(tx, &acct, &l, d, l.Challenge, req.Response, now)
+		return err
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if result != nil {
+		return result
+	}
+	writeJSON(w, http.StatusOK, protocol.Status{Status: StatusApproved})
+	return nil
+}
+
+// check verifies a response to challenge with device d, spends l and counts
+// the outcome on acct, writing both. It returns the answer's error, if any.
+func (s *Server) check(tx Tx, acct *Account, l *Login, d Device, challenge, response string, now time.Time) (error, error) {
+	suite, err := ocra.ParseSuite(d.Suite)
+	if err != nil {
+		return nil, err
+	}
+	verr := verifier.VerifyResponse(suite, d.Secret, d.PINHash, challenge, response)
+	var result error
+	switch {
+	case verr == nil:
+		l.Status = StatusApproved
+		acct.Lockout.Succeed()
+	default:
+		// A malformed response (letters, wrong length) counts as a wrong one.
+		l.Status = StatusFailed
+		left := acct.Lockout.Fail(s.cfg.Limits, now)
+		result = &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidResponse, msg: "wrong response; start again", attemptsLeft: intp(left)}
+	}
+	if err := tx.UpdateLogin(*l); err != nil {
+		return nil, err
+	}
+	return result, tx.UpdateAccount(*acct)
+}
+
+func (s *Server) handleLoginStatus(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitIP(r); err != nil {
+		return err
+	}
+	var out protocol.LoginStatus
+	var result error
+	now := s.now()
+	err := s.store.View(r.Context(), func(tx Tx) error {
+		l, err := tx.Login(r.PathValue("id"))
+		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
+			result = errNoLogin
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out.Status = l.Status
+		if l.Status == StatusPending && !now.Before(l.Expires) {
+			out.Status = StatusExpired
+		}
+		if l.Status == StatusApproved {
+			acct, err := tx.Account(l.Username)
+			if err != nil {
+				return err
+			}
+			out.PasswordChangeRequired = acct.MustChange
+		}
+		return nil
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if result != nil {
+		return result
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handlePassword sets a new password after a login approved with a
+// temporary password, within the challenge's lifetime.
+func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitIP(r); err != nil {
+		return err
+	}
+	var req protocol.PasswordChange
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	if len(req.Password) < 8 || len(req.Password) > maxPassword {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "the new password must have 8 to 1024 characters")
+	}
+	hash, err := HashPassword(s.rand, req.Password, s.cfg.Argon2)
+	if err != nil {
+		return internal(err)
+	}
+	now := s.now()
+	var result error
+	err = s.store.Update(r.Context(), func(tx Tx) error {
+		l, err := tx.Login(r.PathValue("id"))
+		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
+			result = errNoLogin
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		acct, err := tx.Account(l.Username)
+		if err != nil {
+			return err
+		}
+		if l.Status != StatusApproved || !acct.MustChange || !now.Before(l.Expires) {
+			result = errf(http.StatusConflict, "no_change_pending", "no password change is pending for this login")
+			return nil
+		}
+		acct.Password, acct.MustChange = hash, false
+		return tx.UpdateAccount(acct)
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if result != nil {
+		return result
+	}
+	writeJSON(w, http.StatusOK, protocol.Status{Status: "changed"})
+	return nil
+}

@@ -1,0 +1,501 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver
+
+	"ibkey/authcore/verifier"
+)
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+// sqliteStore is a Store in one SQLite file (WAL mode).
+type sqliteStore struct {
+	db      *sql.DB
+	stmts   sync.Map // query -> *sql.Stmt, prepared once on the one connection
+	pending sync.Map // queries first seen inside a transaction
+}
+
+// OpenSQLite opens (creating it if needed) the SQLite database at path and
+// migrates its schema to the newest version. path ":memory:" is a private
+// in-memory database. The database runs in WAL mode with synchronous=NORMAL:
+// a crash of the process loses no committed transaction.
+func OpenSQLite(path string) (Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	if path != ":memory:" {
+		q.Add("_pragma", "journal_mode(WAL)")
+		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	}
+	if path != ":memory:" {
+		// The database holds the OCRA secrets and the service key: create
+		// it readable by its owner only (SQLite gives -wal and -shm the
+		// same mode).
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("portal: open database: %w", err)
+		}
+		f.Close()
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("portal: open database: %w", err)
+	}
+	// One connection: writers are serialised in the process, readers are
+	// short, and an in-memory database stays one database.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxLifetime(0)
+	s := &sqliteStore{db: db}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sqliteStore) migrate() error {
+	files, err := fs.Glob(schemaFS, "schema/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	var version int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("portal: read schema version: %w", err)
+	}
+	if version > len(files) {
+		return fmt.Errorf("portal: database schema version %d is newer than this program (%d)", version, len(files))
+	}
+	for i := version; i < len(files); i++ {
+		name := files[i]
+		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "schema/"), "_", 2)[0])
+		if err != nil || n != i+1 {
+			return fmt.Errorf("portal: schema file %s out of sequence", name)
+		}
+		body, err := schemaFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.Begin()
+		if err != nil {
+			return fmt.Errorf("portal: migrate: %w", err)
+		}
+		if _, err := tx.Exec(string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+		}
+		if _, err := tx.Exec("PRAGMA user_version = " + strconv.Itoa(n)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqliteStore) Close() error {
+	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
+
+func (s *sqliteStore) Update(ctx context.Context, fn func(Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("portal: begin: %w", err)
+	}
+	if err := fn(sqlTx{s, tx}); err != nil {
+		tx.Rollback()
+		s.preparePending()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("portal: commit: %w", err)
+	}
+	s.preparePending()
+	return nil
+}
+
+func (s *sqliteStore) View(ctx context.Context, fn func(Tx) error) error {
+	// A read needs no write lock: run the statements outside a transaction
+	// on the one connection, one at a time.
+	return fn(sqlTx{s, nil})
+}
+
+// sqlTx runs statements in tx, or outside a transaction when tx is nil.
+// Statements are prepared once and reused: parsing SQL is most of the cost
+// of a short transaction.
+type sqlTx struct {
+	s  *sqliteStore
+	tx *sql.Tx
+}
+
+func (t sqlTx) stmt(q string) (*sql.Stmt, error) {
+	if v, ok := t.s.stmts.Load(q); ok {
+		if t.tx != nil {
+			return t.tx.Stmt(v.(*sql.Stmt)), nil
+		}
+		return v.(*sql.Stmt), nil
+	}
+	if t.tx != nil {
+		// The transaction holds the one connection: prepare in it for
+		// now, and on the database once the transaction is over.
+		t.s.pending.Store(q, true)
+		return t.tx.Prepare(q)
+	}
+	st, err := t.s.db.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := t.s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// preparePending prepares on the database the statements first seen in a
+// transaction.
+func (s *sqliteStore) preparePending() {
+	s.pending.Range(func(k, _ any) bool {
+		q := k.(string)
+		s.pending.Delete(q)
+		if _, ok := s.stmts.Load(q); ok {
+			return true
+		}
+		if st, err := s.db.Prepare(q); err == nil {
+			if _, loaded := s.stmts.LoadOrStore(q, st); loaded {
+				st.Close()
+			}
+		}
+		return true
+	})
+}
+
+func (t sqlTx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+func (t sqlTx) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Query(args...)
+}
+
+type scanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (t sqlTx) queryRow(q string, args ...any) scanner {
+	st, err := t.stmt(q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRow(args...)
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func (t sqlTx) Meta(key string) ([]byte, error) {
+	var v []byte
+	err := t.queryRow("SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	return v, notFound(err)
+}
+
+func (t sqlTx) PutMeta(key string, value []byte) error {
+	_, err := t.exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+	return err
+}
+
+const accountCols = "username, account, phone, password, must_change, failures, locked_until, created"
+
+func scanAccount(sc interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var locked, created int64
+	err := sc.Scan(&a.Username, &a.Account, &a.Phone, &a.Password, &a.MustChange, &a.Lockout.Failures, &locked, &created)
+	a.Lockout.LockedUntil, a.Created = fromNanos(locked), fromNanos(created)
+	return a, notFound(err)
+}
+
+func (t sqlTx) Account(username string) (Account, error) {
+	return scanAccount(t.queryRow("SELECT "+accountCols+" FROM accounts WHERE username = ?", username))
+}
+
+func (t sqlTx) InsertAccount(a Account) error {
+	_, err := t.exec("INSERT INTO accounts("+accountCols+") VALUES(?,?,?,?,?,?,?,?)",
+		a.Username, a.Account, a.Phone, a.Password, a.MustChange, a.Lockout.Failures, nanos(a.Lockout.LockedUntil), nanos(a.Created))
+	if isUnique(err) {
+		return ErrExists
+	}
+	return err
+}
+
+func (t sqlTx) UpdateAccount(a Account) error {
+	_, err := t.exec("UPDATE accounts SET phone=?, password=?, must_change=?, failures=?, locked_until=? WHERE username=?",
+		a.Phone, a.Password, a.MustChange, a.Lockout.Failures, nanos(a.Lockout.LockedUntil), a.Username)
+	return err
+}
+
+func (t sqlTx) Accounts() ([]Account, error) {
+	rows, err := t.query("SELECT " + accountCols + " FROM accounts ORDER BY username")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t sqlTx) Enrollment(id string) (verifier.Enrollment, error) {
+	var e verifier.Enrollment
+	var expires, last int64
+	err := t.queryRow("SELECT id, username, state, channel, code_hash, tries, sends, expires, last_sent FROM enrollments WHERE id = ?", id).
+		Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last)
+	e.ExpiresAt, e.LastSent = fromNanos(expires), fromNanos(last)
+	return e, notFound(err)
+}
+
+func (t sqlTx) InsertEnrollment(e verifier.Enrollment, created time.Time) error {
+	_, err := t.exec("INSERT INTO enrollments(id, username, state, channel, code_hash, tries, sends, expires, last_sent, created) VALUES(?,?,?,?,?,?,?,?,?,?)",
+		e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), nanos(created))
+	return err
+}
+
+func (t sqlTx) UpdateEnrollment(e verifier.Enrollment) error {
+	_, err := t.exec("UPDATE enrollments SET state=?, channel=?, code_hash=?, tries=?, sends=?, expires=?, last_sent=? WHERE id=?",
+		e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), e.ID)
+	return err
+}
+
+const deviceCols = "id, username, enrollment, state, suite, secret, pin_hash, channel_hash, delivery_key, confirm_challenge, created, expires, activated, retired"
+
+func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
+	var d Device
+	var created, expires, activated, retired int64
+	err := sc.Scan(&d.ID, &d.Username, &d.EnrollmentID, &d.State, &d.Suite, &d.Secret, &d.PINHash, &d.ChannelHash, &d.DeliveryKey, &d.ConfirmChallenge, &created, &expires, &activated, &retired)
+	d.Created, d.Expires, d.Activated, d.Retired = fromNanos(created), fromNanos(expires), fromNanos(activated), fromNanos(retired)
+	return d, notFound(err)
+}
+
+func (t sqlTx) Device(id string) (Device, error) {
+	return scanDevice(t.queryRow("SELECT "+deviceCols+" FROM devices WHERE id = ?", id))
+}
+
+func (t sqlTx) ActiveDevice(username string) (Device, error) {
+	return scanDevice(t.queryRow("SELECT "+deviceCols+" FROM devices WHERE username = ? AND state = 'active' ORDER BY activated DESC LIMIT 1", username))
+}
+
+func (t sqlTx) Devices(username string) ([]Device, error) {
+	query := "SELECT " + deviceCols + " FROM devices"
+	var args []any
+	if username != "" {
+		query += " WHERE username = ?"
+		args = append(args, username)
+	}
+	rows, err := t.query(query+" ORDER BY username, created, rowid", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (t sqlTx) InsertDevice(d Device) error {
+	_, err := t.exec("INSERT INTO devices("+deviceCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		d.ID, d.Username, d.EnrollmentID, d.State, d.Suite, d.Secret, d.PINHash, d.ChannelHash, d.DeliveryKey, d.ConfirmChallenge,
+		nanos(d.Created), nanos(d.Expires), nanos(d.Activated), nanos(d.Retired))
+	if isUnique(err) {
+		return ErrExists
+	}
+	return err
+}
+
+func (t sqlTx) UpdateDevice(d Device) error {
+	_, err := t.exec("UPDATE devices SET state=?, activated=?, retired=? WHERE id=?", d.State, nanos(d.Activated), nanos(d.Retired), d.ID)
+	return err
+}
+
+const loginCols = "id, username, device_id, kind, challenge, push_challenge, number, payload, status, created, expires, app, ip, browser, reason"
+
+func (t sqlTx) Login(id string) (Login, error) {
+	var l Login
+	var created, expires int64
+	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?", id).Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason)
+	l.Created, l.Expires = fromNanos(created), fromNanos(expires)
+	return l, notFound(err)
+}
+
+func (t sqlTx) InsertLogin(l Login) error {
+	_, err := t.exec("INSERT INTO logins("+loginCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		l.ID, l.Username, l.DeviceID, l.Kind, l.Challenge, l.PushChallenge, l.Number, l.Payload, l.Status, nanos(l.Created), nanos(l.Expires), l.App, l.IP, l.Browser, l.Reason)
+	return err
+}
+
+func (t sqlTx) UpdateLogin(l Login) error {
+	_, err := t.exec("UPDATE logins SET status=?, reason=? WHERE id=?", l.Status, l.Reason, l.ID)
+	return err
+}
+
+func (t sqlTx) PendingPush(username string, now time.Time) (int, error) {
+	var n int
+	err := t.queryRow("SELECT count(*) FROM logins WHERE username = ? AND status = 'pending' AND kind = 'login' AND payload IS NOT NULL AND expires > ?", username, nanos(now)).Scan(&n)
+	return n, err
+}
+
+func (t sqlTx) InsertEvent(e Event) (int64, error) {
+	r, err := t.exec("INSERT INTO events(device_id, kind, ref_id, payload, signature, expires) VALUES(?,?,?,?,?,?)",
+		e.DeviceID, e.Kind, e.RefID, e.Payload, e.Signature, nanos(e.Expires))
+	if err != nil {
+		return 0, err
+	}
+	return r.LastInsertId()
+}
+
+func (t sqlTx) Events(deviceID string, after int64, now time.Time, limit int) ([]Event, error) {
+	rows, err := t.query(`SELECT e.seq, e.device_id, e.kind, e.ref_id, e.payload, e.signature, e.expires FROM events e
+		WHERE e.device_id = ? AND e.seq > ? AND e.expires > ?
+		AND (e.kind != 'login' OR EXISTS (SELECT 1 FROM logins l WHERE l.id = e.ref_id AND l.status = 'pending'))
+		AND (e.kind != 'delivery' OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = e.ref_id AND d.delivered = 0))
+		ORDER BY e.seq LIMIT ?`, deviceID, after, nanos(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var expires int64
+		if err := rows.Scan(&e.Seq, &e.DeviceID, &e.Kind, &e.RefID, &e.Payload, &e.Signature, &expires); err != nil {
+			return nil, err
+		}
+		e.Expires = fromNanos(expires)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t sqlTx) LastEvent(deviceID string) (int64, error) {
+	var n sql.NullInt64
+	err := t.queryRow("SELECT max(seq) FROM events WHERE device_id = ?", deviceID).Scan(&n)
+	return n.Int64, err
+}
+
+func (t sqlTx) InsertDelivery(d Delivery) error {
+	_, err := t.exec("INSERT INTO deliveries(id, device_id, kind, label, sealed, created, delivered) VALUES(?,?,?,?,?,?,?)",
+		d.ID, d.DeviceID, d.Kind, d.Label, d.Sealed, nanos(d.Created), nanos(d.Delivered))
+	return err
+}
+
+func (t sqlTx) PendingDeliveries(deviceID string) ([]Delivery, error) {
+	rows, err := t.query("SELECT id, device_id, kind, label, sealed, created FROM deliveries WHERE device_id = ? AND delivered = 0 ORDER BY created", deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		var created int64
+		if err := rows.Scan(&d.ID, &d.DeviceID, &d.Kind, &d.Label, &d.Sealed, &created); err != nil {
+			return nil, err
+		}
+		d.Created = fromNanos(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (t sqlTx) MarkDelivered(id string, now time.Time) error {
+	_, err := t.exec("UPDATE deliveries SET delivered = ? WHERE id = ?", nanos(now), id)
+	return err
+}
+
+func (t sqlTx) InsertFraudReport(f FraudReport) error {
+	_, err := t.exec("INSERT INTO fraud_reports(login_id, username, device_id, ip, app, browser, time) VALUES(?,?,?,?,?,?,?)",
+		f.LoginID, f.Username, f.DeviceID, f.IP, f.App, f.Browser, nanos(f.Time))
+	return err
+}
+
+func (t sqlTx) FraudReports() ([]FraudReport, error) {
+	rows, err := t.query("SELECT login_id, username, device_id, ip, app, browser, time FROM fraud_reports ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []FraudReport
+	for rows.Next() {
+		var f FraudReport
+		var tm int64
+		if err := rows.Scan(&f.LoginID, &f.Username, &f.DeviceID, &f.IP, &f.App, &f.Browser, &tm); err != nil {
+			return nil, err
+		}
+		f.Time = fromNanos(tm)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
