@@ -19,7 +19,6 @@ import (
 var testKDF = KDF{MemoryKiB: 8, Time: 1, Threads: 1}
 
 var (
-	suiteQN08  = ocra.MustParseSuite("OCRA-1:HOTP-SHA1-6:QN08")
 	suiteIB    = ocra.MustParseSuite("OCRA-1:HOTP-SHA256-8:QN06")
 	suiteCard  = ocra.MustParseSuite("OCRA-1:HOTP-SHA256-8:QN06-PSHA1")
 	testNow    = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

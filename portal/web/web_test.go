@@ -159,15 +159,6 @@ func (e *env) postRaw(path, body string, header http.Header) response {
 	return e.do(req)
 }
 
-// follow GETs the redirect target of r.
-func (e *env) follow(r response) response {
-	e.t.Helper()
-	if r.status != http.StatusSeeOther || r.location == "" {
-		e.t.Fatalf("want a 303 redirect, got %d %q\n%s", r.status, r.location, r.body)
-	}
-	return e.get(r.location)
-}
-
 func (e *env) sessionCookie() string {
 	u, _ := url.Parse(e.srv.URL)
 	for _, c := range e.client.Jar.Cookies(u) {
