@@ -63,6 +63,7 @@ type Generator struct {
 	msg   []byte
 	sum   [64]byte
 	pinH  hash.Hash
+	qUsed int // bytes of the Q field the last question wrote; the rest is zero
 }
 
 // NewGenerator returns a Generator for suite and key.
@@ -217,7 +218,8 @@ func (g *Generator) fill(in *Input) error {
 			return err
 		}
 	}
-	encodeQuestion(q, s.format, in.Challenge, in.PeerChallenge)
+	clear(q[:g.qUsed])
+	g.qUsed = encodeQuestion(q, s.format, in.Challenge, in.PeerChallenge)
 	off += questionBytes
 
 	if s.pin != 0 {
@@ -300,38 +302,42 @@ func checkChallenge(s Suite, c, field string) error {
 	if len(c) < MinChallenge {
 		return &InputError{Field: field, Err: ErrChallengeTooShort}
 	}
-	for i := 0; i < len(c); i++ {
-		if !formatAllows(s.format, c[i]) {
-			return &InputError{Field: field, Err: ErrChallengeFormat}
+	// One loop per format: this runs on every response.
+	bad := false
+	switch s.format {
+	case Numeric:
+		for i := 0; i < len(c); i++ {
+			bad = bad || c[i]-'0' > 9
+		}
+	case Hexadecimal:
+		for i := 0; i < len(c); i++ {
+			b := c[i] | 0x20 // fold A-F to a-f
+			bad = bad || (c[i]-'0' > 9 && b-'a' > 5)
+		}
+	default: // Alphabetic: printable ASCII without space
+		for i := 0; i < len(c); i++ {
+			bad = bad || c[i]-'!' > '~'-'!'
 		}
 	}
-	return nil
-}
-
-func formatAllows(f Format, c byte) bool {
-	switch f {
-	case Numeric:
-		return c >= '0' && c <= '9'
-	case Hexadecimal:
-		return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-	default: // Alphabetic: printable ASCII without space
-		return c > ' ' && c < 0x7f
+	if bad {
+		return &InputError{Field: field, Err: ErrChallengeFormat}
 	}
+	return nil
 }
 
 // encodeQuestion writes the question into the 128-byte Q field as RFC
 // 6287's reference code does: N is read as one decimal number and written
 // in hexadecimal, H as hexadecimal, A as its ASCII bytes; the result is
-// left-aligned and padded with zero nibbles on the right.
-func encodeQuestion(q []byte, f Format, a, b string) {
-	clear(q)
+// left-aligned and padded with zero nibbles on the right. q must be zero
+// on entry; encodeQuestion returns how many of its bytes it wrote.
+func encodeQuestion(q []byte, f Format, a, b string) int {
 	switch f {
 	case Alphabetic:
 		n := copy(q, a)
-		copy(q[n:], b)
+		return n + copy(q[n:], b)
 	case Hexadecimal:
 		i := putNibbles(q, 0, a)
-		putNibbles(q, i, b)
+		return (putNibbles(q, i, b) + 1) / 2
 	case Numeric:
 		if len(a)+len(b) <= 19 {
 			// Fits in a uint64: the common case, done without the loop below.
@@ -344,10 +350,11 @@ func encodeQuestion(q []byte, f Format, a, b string) {
 			}
 			nibbles := max((bits.Len64(v)+3)/4, 1)
 			v <<= 64 - 4*nibbles // left-align: the hex text padded on the right
-			for i := 0; i < (nibbles+1)/2; i++ {
+			n := (nibbles + 1) / 2
+			for i := 0; i < n; i++ {
 				q[i] = byte(v >> (56 - 8*i))
 			}
-			return
+			return n
 		}
 		// Two challenges of at most 64 digits: below 10^128 < 2^426, so 54 bytes.
 		var num [54]byte
@@ -379,10 +386,11 @@ func encodeQuestion(q []byte, f Format, a, b string) {
 					q[i] |= v[i+1] >> 4
 				}
 			}
-		} else {
-			copy(q, v)
+			return len(v)
 		}
+		return copy(q, v)
 	}
+	return 0
 }
 
 func putNibbles(q []byte, i int, s string) int {
@@ -424,7 +432,17 @@ func appendCode(dst, sum []byte, digits int) []byte {
 	}
 	o := sum[len(sum)-1] & 0x0f
 	bin := uint64(binary.BigEndian.Uint32(sum[o:]) & 0x7fffffff)
-	code := bin % pow10[digits]
+	var code uint64
+	// Constant divisors become multiplications; a variable one is a
+	// division of 20 to 40 cycles.
+	switch digits {
+	case 6:
+		code = bin % 1e6
+	case 8:
+		code = bin % 1e8
+	default:
+		code = bin % pow10[digits]
+	}
 	var d [10]byte
 	for i := digits - 1; i >= 0; i-- {
 		d[i] = byte('0' + code%10)

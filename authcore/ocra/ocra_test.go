@@ -381,3 +381,33 @@ func TestGenerateDoesNotAllocate(t *testing.T) {
 		t.Errorf("Append allocates %v times per call, want 0", n)
 	}
 }
+
+// TestGeneratorReuse: a Generator reused for questions of every length and
+// format must answer as a fresh one does (no bytes left from the last one).
+func TestGeneratorReuse(t *testing.T) {
+	t.Parallel()
+	key := []byte("12345678901234567890")
+	questions := map[string][]string{
+		"OCRA-1:HOTP-SHA1-8:QN64": {strings.Repeat("9", 64), "0001", strings.Repeat("8", 20), "1234", strings.Repeat("7", 19)},
+		"OCRA-1:HOTP-SHA1-8:QH64": {strings.Repeat("f", 64), "abc1", strings.Repeat("E", 33), "0000"},
+		"OCRA-1:HOTP-SHA1-8:QA64": {strings.Repeat("z", 64), "SIG1", strings.Repeat("~", 40), "!!!!"},
+	}
+	for suite, qs := range questions {
+		s := MustParseSuite(suite)
+		g, err := NewGenerator(s, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range append(qs, qs...) {
+			for _, in := range []Input{{Challenge: q}, {Challenge: q, PeerChallenge: q}} {
+				got, err := g.Generate(in)
+				if err != nil {
+					t.Fatalf("%s %q: %v", suite, q, err)
+				}
+				if want := reference(t, s, key, in); got != want {
+					t.Fatalf("%s %q after other questions: got %s, want %s", suite, q, got, want)
+				}
+			}
+		}
+	}
+}
