@@ -31,9 +31,9 @@ var errLocked = errf(http.StatusLocked, protocol.CodeLocked, "too many failed at
 // checkCredentials checks username and password the same way whether or
 // not the user exists: an unknown user costs one hash with the dummy hash
 // and gets the same answer as a wrong password.
-func (s *Server) checkCredentials(ctx context.Context, r *http.Request, username, password string) (Account, error) {
-	if err := s.limitIP(r); err != nil {
-		return Account{}, err
+func (s *Server) checkCredentials(ctx context.Context, ip, username, password string) (Account, error) {
+	if !s.ipLimit.allow(ip, s.now()) {
+		return Account{}, errRate
 	}
 	if len(password) > maxPassword || len(username) > 256 {
 		return Account{}, errCredentials
@@ -73,7 +73,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	if req.Channel != "" && req.Channel != protocol.ChannelSMS && req.Channel != protocol.ChannelVoice {
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "channel must be sms or voice")
 	}
-	acct, err := s.checkCredentials(r.Context(), r, req.Username, req.Password)
+	acct, err := s.checkCredentials(r.Context(), clientIP(r), req.Username, req.Password)
 	if err != nil {
 		return err
 	}
@@ -112,6 +112,8 @@ func (s *Server) enrollmentView(e verifier.Enrollment, acct Account) protocol.En
 
 var errNoEnrollment = errf(http.StatusNotFound, protocol.CodeNotFound, "no such enrollment")
 
+var errResendTooSoon = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "a code was sent a moment ago; wait before asking again")
+
 var errGone = errf(http.StatusGone, protocol.CodeGone, "expired or already used; start again")
 
 func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) error {
@@ -122,13 +124,22 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	id := r.PathValue("id")
+	out, err := s.resend(r.Context(), r.PathValue("id"), req.Channel)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// resend sends a new code for enrollment id by channel ("" is the other one).
+func (s *Server) resend(ctx context.Context, id, channel string) (protocol.Enrollment, error) {
 	now := s.now()
 	var e verifier.Enrollment
 	var acct Account
 	var code string
 	var result error
-	err := s.store.Update(r.Context(), func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		e, err = tx.Enrollment(id)
 		if errors.Is(err, ErrNotFound) {
@@ -141,10 +152,10 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) error {
 		if acct, err = tx.Account(e.Username); err != nil {
 			return err
 		}
-		code, err = e.Resend(s.cfg.Limits, s.rand, now, req.Channel)
+		code, err = e.Resend(s.cfg.Limits, s.rand, now, channel)
 		switch {
 		case errors.Is(err, verifier.ErrResendTooSoon):
-			result = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "a code was sent a moment ago; wait before asking again")
+			result = errResendTooSoon
 			return nil
 		case errors.Is(err, verifier.ErrTooManySends):
 			result = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many codes sent; start again later")
@@ -155,22 +166,24 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, verifier.ErrBadChannel):
 			result = errf(http.StatusBadRequest, protocol.CodeBadRequest, "channel must be sms or voice")
 			return nil
+		case errors.Is(err, verifier.ErrNoCode):
+			result = errf(http.StatusBadRequest, protocol.CodeBadRequest, "this enrollment came from a Client Portal link: it has no code to send")
+			return nil
 		case err != nil:
 			return err
 		}
 		return tx.UpdateEnrollment(e)
 	})
 	if err != nil {
-		return internal(err)
+		return protocol.Enrollment{}, internal(err)
 	}
 	if result != nil {
-		return result
+		return protocol.Enrollment{}, result
 	}
-	if err := s.send(r.Context(), acct, e.Channel, code); err != nil {
-		return err
+	if err := s.send(ctx, acct, e.Channel, code); err != nil {
+		return protocol.Enrollment{}, err
 	}
-	writeJSON(w, http.StatusOK, s.enrollmentView(e, acct))
-	return nil
+	return s.enrollmentView(e, acct), nil
 }
 
 func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) error {
@@ -217,7 +230,21 @@ func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) error {
 			result = errLocked
 			return nil
 		}
-		switch err := e.Check(s.cfg.Limits, req.Code, now); {
+		code := req.Code
+		if e.Channel == protocol.ChannelLink {
+			// An enrollment by link takes its Session ID in place of a code.
+			if code != "" {
+				result = errf(http.StatusBadRequest, protocol.CodeBadRequest, "this enrollment came from a Client Portal link: send its session, not a code")
+				return nil
+			}
+			if code, err = protocol.NormalizeSessionID(req.Session); err != nil {
+				code = "-" // malformed: a wrong one
+			}
+		} else if req.Session != "" {
+			result = errf(http.StatusBadRequest, protocol.CodeBadRequest, "this enrollment takes the activation code, not a session")
+			return nil
+		}
+		switch err := e.Check(s.cfg.Limits, code, now); {
 		case errors.Is(err, verifier.ErrBadCode):
 			result = &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidCode, msg: "wrong activation code", attemptsLeft: intp(e.TriesLeft(s.cfg.Limits))}
 			return tx.UpdateEnrollment(e)

@@ -25,6 +25,8 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"request_id":"x","deny":"fraud"}`,
 		`{"challenge_id":"x","response":"1"}`,
 		`{"response":"1234 5678"}`,
+		`{"session":"K7QF-2MZP-XW3D-9HJT"}`,
+		`{"session":"K7QF2MZPXW3D9HJT","public_key":"AAAA","delivery_key":"AAAA","channel_token":"AAAA"}`,
 		`{"username":"a","password":"b","app":"c","browser":"d"}`,
 		`{} {}`, `[`, `null`,
 	} {
@@ -40,6 +42,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		func() any { return new(protocol.LoginRequest) },
 		func() any { return new(protocol.LoginAnswer) },
 		func() any { return new(protocol.PasswordChange) },
+		func() any { return new(protocol.SessionRequest) },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, nw := range news {
@@ -83,6 +86,9 @@ func FuzzHandler(f *testing.F) {
 	f.Add("GET", "/api/v1/devices/x/events?after=-1&wait=0", []byte{}, "Device x")
 	f.Add("POST", "/api/v1/logins/x/response", []byte(`{"response":"12345678"}`), "")
 	f.Add("POST", "/api/v1/devices/x/inbox", []byte(`{"challenge_id":"x","response":"1"}`), "")
+	f.Add("POST", "/api/v1/enrollments/session", []byte(`{"session":"K7QF-2MZP-XW3D-9HJT"}`), "")
+	f.Add("GET", "/api/v1/enrollments/session", []byte{}, "")
+	f.Add("POST", "/api/v1/nothing/at/all", []byte{}, "")
 	h := newHarness(f)
 	h.addUser("alice", "password1")
 	handler := h.srv.Handler()

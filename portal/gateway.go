@@ -3,7 +3,10 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -56,6 +59,45 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("portal: outbox: %w", err)
 	}
 	return f.Close()
+}
+
+// maxOutboxRead caps how much of the outbox file Messages reads: its end.
+const maxOutboxRead = 1 << 20
+
+// Messages returns the messages of the outbox file, oldest first: those in
+// its last MiB. A missing file has none.
+func (o *Outbox) Messages(ctx context.Context) ([]Message, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f, err := os.Open(o.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("portal: outbox: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("portal: outbox: %w", err)
+	}
+	off := max(st.Size()-maxOutboxRead, 0)
+	b, err := io.ReadAll(io.NewSectionReader(f, off, maxOutboxRead))
+	if err != nil {
+		return nil, fmt.Errorf("portal: outbox: %w", err)
+	}
+	lines := strings.Split(string(b), "\n")
+	if off > 0 && len(lines) > 0 {
+		lines = lines[1:] // cut in the middle
+	}
+	var out []Message
+	for _, l := range lines {
+		var m Message
+		if l != "" && json.Unmarshal([]byte(l), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // messageText is what the person reads or hears.

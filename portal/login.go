@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -18,38 +19,52 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if len(req.App) > 128 || len(req.Browser) > 256 {
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "app or browser too long")
 	}
-	acct, err := s.checkCredentials(r.Context(), r, req.Username, req.Password)
+	if req.Browser == "" {
+		req.Browser = r.UserAgent() // startLogin cuts it to 256 bytes
+	}
+	out, err := s.startLogin(r.Context(), clientIP(r), req)
 	if err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// startLogin checks the credentials and starts a login from the client at
+// ip: a challenge and, when the device takes them, a seamless request.
+func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRequest) (protocol.Login, error) {
+	if len(req.App) > 128 {
+		return protocol.Login{}, errf(http.StatusBadRequest, protocol.CodeBadRequest, "app or browser too long")
+	}
+	acct, err := s.checkCredentials(ctx, ip, req.Username, req.Password)
+	if err != nil {
+		return protocol.Login{}, err
+	}
 	challenge, err := verifier.NewChallenge(s.rand)
 	if err != nil {
-		return internal(err)
+		return protocol.Login{}, internal(err)
 	}
 	id, err := verifier.NewID(s.rand)
 	if err != nil {
-		return internal(err)
+		return protocol.Login{}, internal(err)
 	}
 	push, err := verifier.NewPushRequest(s.rand)
 	if err != nil {
-		return internal(err)
+		return protocol.Login{}, internal(err)
 	}
 	app := req.App
 	if app == "" {
 		app = "Client Portal"
 	}
 	browser := req.Browser
-	if browser == "" {
-		browser = r.UserAgent()
-		if len(browser) > 256 {
-			browser = browser[:256]
-		}
+	if len(browser) > 256 {
+		browser = browser[:256]
 	}
 	now := s.now()
 	out := protocol.Login{ID: id, Challenge: challenge, ExpiresAt: now.Add(s.cfg.Limits.ChallengeTTL).UTC()}
 	var result error
 	var deviceID string
-	err = s.store.Update(r.Context(), func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		acct, err := tx.Account(acct.Username)
 		if err != nil {
 			return err
@@ -70,7 +85,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		l := Login{
 			ID: id, Username: acct.Username, DeviceID: d.ID, Kind: KindLogin, Challenge: challenge,
 			Status: StatusPending, Created: now, Expires: now.Add(s.cfg.Limits.ChallengeTTL),
-			App: app, IP: clientIP(r), Browser: browser,
+			App: app, IP: ip, Browser: browser,
 		}
 		pending, err := tx.PendingPush(acct.Username, now)
 		if err != nil {
@@ -100,16 +115,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
-		return internal(err)
+		return protocol.Login{}, internal(err)
 	}
 	if result != nil {
-		return result
+		return protocol.Login{}, result
 	}
 	if out.Push {
 		s.notify(deviceID)
 	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return out, nil
 }
 
 var errNoLogin = errf(http.StatusNotFound, protocol.CodeNotFound, "no such login")
@@ -125,13 +139,25 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	if len(req.Response) > 64 {
+	if err := s.respond(r.Context(), r.PathValue("id"), req.Response); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, protocol.Status{Status: StatusApproved})
+	return nil
+}
+
+// errExpired answers like errGone; the portal's pages tell the two apart.
+var errExpired = errf(http.StatusGone, protocol.CodeGone, "expired or already used; start again")
+
+// respond checks the response to login id's challenge and consumes it.
+func (s *Server) respond(ctx context.Context, id, response string) error {
+	if len(response) > 64 {
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "response too long")
 	}
 	now := s.now()
 	var result error
-	err := s.store.Update(r.Context(), func(tx Tx) error {
-		l, err := tx.Login(r.PathValue("id"))
+	err := s.store.Update(ctx, func(tx Tx) error {
+		l, err := tx.Login(id)
 		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
 			result = errNoLogin
 			return nil
@@ -147,8 +173,12 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) error {
 			result = errLocked
 			return nil
 		}
-		if l.Status != StatusPending || !now.Before(l.Expires) {
+		if l.Status != StatusPending {
 			result = errGone
+			return nil
+		}
+		if !now.Before(l.Expires) {
+			result = errExpired
 			return nil
 		}
 		d, err := tx.Device(l.DeviceID)
@@ -160,17 +190,13 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) error {
 			result = errGone
 			return tx.UpdateLogin(l)
 		}
-		result, err = s.check(tx, &acct, &l, d, l.Challenge, req.Response, now)
+		result, err = s.check(tx, &acct, &l, d, l.Challenge, response, now)
 		return err
 	})
 	if err != nil {
 		return internal(err)
 	}
-	if result != nil {
-		return result
-	}
-	writeJSON(w, http.StatusOK, protocol.Status{Status: StatusApproved})
-	return nil
+	return result
 }
 
 // check verifies a response to challenge with device d, spends l and counts
@@ -202,11 +228,20 @@ func (s *Server) handleLoginStatus(w http.ResponseWriter, r *http.Request) error
 	if err := s.limitIP(r); err != nil {
 		return err
 	}
+	out, err := s.loginStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) loginStatus(ctx context.Context, id string) (protocol.LoginStatus, error) {
 	var out protocol.LoginStatus
 	var result error
 	now := s.now()
-	err := s.store.View(r.Context(), func(tx Tx) error {
-		l, err := tx.Login(r.PathValue("id"))
+	err := s.store.View(ctx, func(tx Tx) error {
+		l, err := tx.Login(id)
 		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
 			result = errNoLogin
 			return nil
@@ -228,13 +263,12 @@ func (s *Server) handleLoginStatus(w http.ResponseWriter, r *http.Request) error
 		return nil
 	})
 	if err != nil {
-		return internal(err)
+		return protocol.LoginStatus{}, internal(err)
 	}
 	if result != nil {
-		return result
+		return protocol.LoginStatus{}, result
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
 
 // handlePassword sets a new password after a login approved with a

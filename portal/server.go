@@ -1,7 +1,8 @@
 // Package portal is the IB Key service: the HTTP API for devices
 // (enrollment, activation, the device channel, approvals, sealed
 // deliveries) and for relying parties (logins), on a [Store] (SQLite by
-// default). The Client Portal pages mount on the same mux later.
+// default). [Server.MountWeb] mounts the Client Portal pages (package
+// web, through [WebBackend]) at "/" beside the API.
 //
 // # Which to use
 //
@@ -32,6 +33,9 @@ import (
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
 )
+
+// apiPrefix is the path of the API; pages mount elsewhere.
+const apiPrefix = "/api/"
 
 // MaxBody caps a request body.
 const MaxBody = 64 << 10
@@ -65,7 +69,9 @@ type Server struct {
 	dummyHash string
 	ipLimit   *limiter
 	userLimit *limiter
-	mux       *http.ServeMux
+	// sessionLimit caps Session ID exchanges per client address.
+	sessionLimit *limiter
+	mux          *http.ServeMux
 }
 
 // New makes a Server, creating the service's Ed25519 identity in the store
@@ -107,6 +113,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hub: NewHub(), key: key, dummyHash: dummy,
 		ipLimit:   newLimiter(rl.PerIP, rl.IPBurst, rl.Disabled),
 		userLimit: newLimiter(rl.PerAccount, rl.AccountBurst, rl.Disabled),
+		// Session ID exchanges: as many per address as password checks per
+		// account (12 a minute, burst 10 by default).
+		sessionLimit: newLimiter(rl.PerAccount, rl.AccountBurst, rl.Disabled),
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -172,6 +181,7 @@ func (s *Server) routes() *http.ServeMux {
 		m.Handle(pattern, apiHandler(fn))
 	}
 	h("POST /api/v1/enrollments", s.handleEnroll)
+	h("POST /api/v1/enrollments/session", s.handleEnrollSession)
 	h("POST /api/v1/enrollments/{id}/resend", s.handleResend)
 	h("POST /api/v1/enrollments/{id}/activate", s.handleActivate)
 	h("POST /api/v1/devices/{id}/confirm", s.handleConfirm)
@@ -185,6 +195,8 @@ func (s *Server) routes() *http.ServeMux {
 	h("POST /api/v1/logins/{id}/password", s.handlePassword)
 	h("GET /api/v1/service", s.handleService)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	// Unknown API paths answer in JSON even when pages are mounted at "/".
+	m.HandleFunc(apiPrefix, func(http.ResponseWriter, *http.Request) {})
 	return m
 }
 
@@ -222,7 +234,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, pattern := s.mux.Handler(r)
-	if pattern == "" {
+	if pattern == "" || pattern == apiPrefix {
 		if allow := s.allowed(r); allow != "" {
 			sw.Header().Set("Allow", allow)
 			writeError(sw, errf(http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint takes "+allow))
@@ -250,7 +262,7 @@ func (s *Server) allowed(r *http.Request) string {
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		r2 := r.Clone(r.Context())
 		r2.Method = m
-		if _, p := s.mux.Handler(r2); p != "" {
+		if _, p := s.mux.Handler(r2); p != "" && p != apiPrefix && p != "/" {
 			allow = append(allow, m)
 		}
 	}

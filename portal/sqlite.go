@@ -303,18 +303,49 @@ func (t sqlTx) Accounts() ([]Account, error) {
 	return out, rows.Err()
 }
 
-func (t sqlTx) Enrollment(id string) (verifier.Enrollment, error) {
+const enrollmentCols = "id, username, state, channel, code_hash, tries, sends, expires, last_sent, locator"
+
+func scanEnrollment(sc scanner) (verifier.Enrollment, error) {
 	var e verifier.Enrollment
 	var expires, last int64
-	err := t.queryRow("SELECT id, username, state, channel, code_hash, tries, sends, expires, last_sent FROM enrollments WHERE id = ?", id).
-		Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last)
+	err := sc.Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last, &e.Locator)
 	e.ExpiresAt, e.LastSent = fromNanos(expires), fromNanos(last)
 	return e, notFound(err)
 }
 
+func (t sqlTx) Enrollment(id string) (verifier.Enrollment, error) {
+	return scanEnrollment(t.queryRow("SELECT "+enrollmentCols+" FROM enrollments WHERE id = ?", id))
+}
+
+func (t sqlTx) EnrollmentByLocator(locator string, now time.Time) (verifier.Enrollment, error) {
+	if locator == "" {
+		return verifier.Enrollment{}, ErrNotFound
+	}
+	return scanEnrollment(t.queryRow("SELECT "+enrollmentCols+" FROM enrollments WHERE locator = ? AND state = ? AND expires > ? ORDER BY created DESC LIMIT 1",
+		locator, verifier.EnrollPending, nanos(now)))
+}
+
+func (t sqlTx) RecentEnrollments(username string, since time.Time, limit int) ([]verifier.Enrollment, error) {
+	rows, err := t.query("SELECT "+enrollmentCols+" FROM enrollments WHERE username = ? AND created >= ? ORDER BY created DESC, rowid DESC LIMIT ?",
+		username, nanos(since), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []verifier.Enrollment
+	for rows.Next() {
+		e, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 func (t sqlTx) InsertEnrollment(e verifier.Enrollment, created time.Time) error {
-	_, err := t.exec("INSERT INTO enrollments(id, username, state, channel, code_hash, tries, sends, expires, last_sent, created) VALUES(?,?,?,?,?,?,?,?,?,?)",
-		e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), nanos(created))
+	_, err := t.exec("INSERT INTO enrollments("+enrollmentCols+", created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+		e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), e.Locator, nanos(created))
 	return err
 }
 

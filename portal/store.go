@@ -37,6 +37,12 @@ type Tx interface {
 	Enrollment(id string) (verifier.Enrollment, error)
 	InsertEnrollment(e verifier.Enrollment, created time.Time) error
 	UpdateEnrollment(verifier.Enrollment) error
+	// EnrollmentByLocator returns the newest pending enrollment by link
+	// with that locator that has not expired at now.
+	EnrollmentByLocator(locator string, now time.Time) (verifier.Enrollment, error)
+	// RecentEnrollments returns up to limit enrollments of username
+	// created at or after since, newest first.
+	RecentEnrollments(username string, since time.Time, limit int) ([]verifier.Enrollment, error)
 
 	Device(id string) (Device, error)
 	ActiveDevice(username string) (Device, error)

@@ -35,6 +35,15 @@ func (c *Client) Enroll(ctx context.Context, r EnrollRequest) (Enrollment, error
 	return out, err
 }
 
+// EnrollSession exchanges the Session ID of a Client Portal link (see
+// ParseEnrollLink) for its enrollment. No code is sent: activate it with
+// ActivateRequest.Session set to the answer's Session.
+func (c *Client) EnrollSession(ctx context.Context, session string) (Enrollment, error) {
+	var out Enrollment
+	err := c.do(ctx, "POST", "/api/v1/enrollments/session", nil, SessionRequest{Session: session}, &out)
+	return out, err
+}
+
 // Resend asks for a new activation code, by channel or by the other one.
 func (c *Client) Resend(ctx context.Context, enrollmentID, channel string) (Enrollment, error) {
 	var out Enrollment

@@ -10,6 +10,9 @@ import (
 const (
 	ChannelSMS   = "sms"
 	ChannelVoice = "voice"
+	// ChannelLink is an enrollment started in the Client Portal: no code is
+	// sent; the device activates with the Session ID.
+	ChannelLink = "link"
 )
 
 // Event types on the device channel.
@@ -38,13 +41,26 @@ type EnrollRequest struct {
 	Channel  string `json:"channel,omitempty"` // sms (default) or voice
 }
 
-// Enrollment is the answer to an enrollment or a resend.
+// Enrollment is the answer to an enrollment, a resend or a session
+// exchange.
 type Enrollment struct {
 	ID          string    `json:"id"`
-	Channel     string    `json:"channel"`
-	To          string    `json:"to"` // the phone number, masked
+	Channel     string    `json:"channel"` // sms, voice, or link
+	To          string    `json:"to"`      // the phone number, masked; "" for a link
 	ExpiresAt   time.Time `json:"expires_at"`
-	ResendAfter time.Time `json:"resend_after"`
+	ResendAfter time.Time `json:"resend_after,omitzero"` // none for a link
+	// Username is the account's username: set by a session exchange, so
+	// that the device can name the user before activating.
+	Username string `json:"username,omitempty"`
+	// Session is the canonical Session ID of an enrollment by link: the
+	// activation takes it in ActivateRequest.Session instead of a code.
+	Session string `json:"session,omitempty"`
+}
+
+// SessionRequest exchanges the Session ID of a portal link for its
+// enrollment: POST /api/v1/enrollments/session.
+type SessionRequest struct {
+	Session string `json:"session"`
 }
 
 // ResendRequest asks for a new code: POST /api/v1/enrollments/{id}/resend.
@@ -55,7 +71,11 @@ type ResendRequest struct {
 
 // ActivateRequest activates a device: POST /api/v1/enrollments/{id}/activate.
 type ActivateRequest struct {
-	Code string `json:"code"`
+	// Code is the activation code of an SMS or voice enrollment.
+	Code string `json:"code,omitempty"`
+	// Session is the Session ID of an enrollment by link (Enrollment.Session),
+	// in place of Code.
+	Session string `json:"session,omitempty"`
 	// PublicKey is the device's ephemeral X25519 activation key.
 	PublicKey []byte `json:"public_key"`
 	// DeliveryKey is the device's X25519 public key for sealed deliveries.

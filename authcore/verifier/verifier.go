@@ -46,6 +46,7 @@ var (
 	ErrWrongNumber   = errors.New("verifier: wrong number")
 	ErrLocked        = errors.New("verifier: user locked")
 	ErrBadChannel    = errors.New("verifier: unknown channel")
+	ErrNoCode        = errors.New("verifier: an enrollment by link has no code to send")
 )
 
 // HardLockout is the most consecutive failures any configuration allows
@@ -167,6 +168,9 @@ type Enrollment struct {
 	Sends     int
 	ExpiresAt time.Time
 	LastSent  time.Time
+	// Locator finds an enrollment by link from its Session ID: the ID's
+	// first characters, kept in clear. The whole ID is checked as a code.
+	Locator string
 }
 
 // CodeHash binds a code to its enrollment; the service stores only this.
@@ -213,10 +217,78 @@ func (e *Enrollment) newCode(cfg Config, rand io.Reader, now time.Time) (string,
 	return code, nil
 }
 
+// LocatorLen is how many leading characters of a Session ID locate its
+// enrollment; the other 60 bits are only compared, as a hash.
+const LocatorLen = 4
+
+// NewLinkEnrollment starts an enrollment of username by a Client Portal
+// link and returns it with its Session ID (canonical, see
+// protocol.NormalizeSessionID). No code is sent: the Session ID is the
+// enrollment's code, valid and counted like one (CodeTTL, CodeMaxTries).
+func NewLinkEnrollment(cfg Config, rand io.Reader, now time.Time, username string) (Enrollment, string, error) {
+	cfg = cfg.WithDefaults()
+	id, err := NewID(rand)
+	if err != nil {
+		return Enrollment{}, "", err
+	}
+	session, err := NewSessionID(rand)
+	if err != nil {
+		return Enrollment{}, "", err
+	}
+	e := Enrollment{
+		ID: id, Username: username, State: EnrollPending, Channel: protocol.ChannelLink,
+		CodeHash: CodeHash(id, session), ExpiresAt: now.Add(cfg.CodeTTL), Locator: session[:LocatorLen],
+	}
+	return e, session, nil
+}
+
+// NewSessionID returns a random Session ID: protocol.SessionIDLen
+// characters of protocol.SessionAlphabet (5 bits each, 80 in all).
+func NewSessionID(rand io.Reader) (string, error) {
+	b := make([]byte, protocol.SessionIDLen)
+	if _, err := io.ReadFull(rand, b); err != nil {
+		return "", fmt.Errorf("verifier: random: %w", err)
+	}
+	for i := range b {
+		b[i] = protocol.SessionAlphabet[b[i]%32] // 256 is a multiple of 32: uniform
+	}
+	return string(b), nil
+}
+
+// CheckSession checks the Session ID of an enrollment by link without
+// using it up: a wrong one counts as a wrong code (and fails the
+// enrollment after CodeMaxTries); the right one leaves it pending, for
+// Check at activation. The ID is compared in constant time.
+func (e *Enrollment) CheckSession(cfg Config, session string, now time.Time) error {
+	cfg = cfg.WithDefaults()
+	switch {
+	case e.Channel != protocol.ChannelLink:
+		return ErrBadChannel
+	case e.State == EnrollFailed:
+		return ErrTooManyTries
+	case e.State != EnrollPending:
+		return ErrSpent
+	case !now.Before(e.ExpiresAt):
+		return ErrExpired
+	}
+	if hmac.Equal(CodeHash(e.ID, session), e.CodeHash) {
+		return nil
+	}
+	e.Tries++
+	if e.Tries >= cfg.CodeMaxTries {
+		e.State = EnrollFailed
+		return ErrTooManyTries
+	}
+	return ErrBadCode
+}
+
 // Resend makes a new code to send by channel; an empty channel is the other
 // one than the last. The tries already spent still count.
 func (e *Enrollment) Resend(cfg Config, rand io.Reader, now time.Time, channel string) (string, error) {
 	cfg = cfg.WithDefaults()
+	if e.Channel == protocol.ChannelLink {
+		return "", ErrNoCode
+	}
 	if e.State != EnrollPending {
 		return "", ErrSpent
 	}

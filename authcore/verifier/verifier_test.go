@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,5 +154,60 @@ func TestDigitsUniformLength(t *testing.T) {
 	}
 	if len(seen) < 8 {
 		t.Fatalf("leading digits seen: %d", len(seen))
+	}
+}
+
+func TestLinkEnrollment(t *testing.T) {
+	cfg := Config{}
+	e, sid, err := NewLinkEnrollment(cfg, rand.Reader, t0, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := protocol.NormalizeSessionID(sid); err != nil || n != sid {
+		t.Fatalf("session %q is not canonical: %v", sid, err)
+	}
+	if e.Channel != protocol.ChannelLink || e.Locator != sid[:LocatorLen] || e.State != EnrollPending || !e.ExpiresAt.Equal(t0.Add(10*time.Minute)) {
+		t.Fatalf("%+v", e)
+	}
+	if _, err := e.Resend(cfg, rand.Reader, t0.Add(time.Minute), ""); !errors.Is(err, ErrNoCode) {
+		t.Fatalf("resend of a link: %v", err)
+	}
+	// The exchange checks the session and leaves it pending.
+	if err := e.CheckSession(cfg, sid, t0.Add(time.Minute)); err != nil || e.State != EnrollPending {
+		t.Fatalf("exchange: %v %s", err, e.State)
+	}
+	bad := []byte(sid)
+	bad[15] = protocol.SessionAlphabet[(strings.IndexByte(protocol.SessionAlphabet, bad[15])+1)%32]
+	if err := e.CheckSession(cfg, string(bad), t0.Add(time.Minute)); !errors.Is(err, ErrBadCode) || e.Tries != 1 {
+		t.Fatalf("wrong session: %v %d", err, e.Tries)
+	}
+	// Activation uses it up.
+	if err := e.Check(cfg, sid, t0.Add(2*time.Minute)); err != nil || e.State != EnrollActivated {
+		t.Fatalf("activate: %v %s", err, e.State)
+	}
+	if err := e.CheckSession(cfg, sid, t0.Add(2*time.Minute)); !errors.Is(err, ErrSpent) {
+		t.Fatalf("after activation: %v", err)
+	}
+	// Wrong tries are capped; expiry.
+	e, sid, _ = NewLinkEnrollment(cfg, rand.Reader, t0, "u")
+	for i := 0; i < 9; i++ {
+		if err := e.CheckSession(cfg, "0000000000000000", t0); !errors.Is(err, ErrBadCode) {
+			t.Fatalf("try %d: %v", i, err)
+		}
+	}
+	if err := e.CheckSession(cfg, "0000000000000000", t0); !errors.Is(err, ErrTooManyTries) {
+		t.Fatalf("10th: %v", err)
+	}
+	if err := e.CheckSession(cfg, sid, t0); !errors.Is(err, ErrTooManyTries) {
+		t.Fatalf("after the cap: %v", err)
+	}
+	e, sid, _ = NewLinkEnrollment(cfg, rand.Reader, t0, "u")
+	if err := e.CheckSession(cfg, sid, t0.Add(10*time.Minute)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+	// An SMS enrollment has no session.
+	s, _, _ := NewEnrollment(cfg, rand.Reader, t0, "u", "")
+	if err := s.CheckSession(cfg, sid, t0); !errors.Is(err, ErrBadChannel) {
+		t.Fatalf("sms: %v", err)
 	}
 }

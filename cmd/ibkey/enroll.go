@@ -28,11 +28,29 @@ func usersAdd(e *env, args []string) error {
 	channel := fs.String("channel", protocol.ChannelSMS, "how the activation code comes: sms or voice")
 	name := fs.String("name", "", "the user's name on this device (default: the username)")
 	card := fs.Bool("card", false, "enroll a soft DSC+ card: its PIN is an input of every response")
+	link := fs.String("link", "", "the enrollment link or Session ID from the Client Portal's Add device page (no password, no code)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *service == "" || *username == "" {
-		return usagef("users add: --service and --username are required")
+	if *link != "" {
+		if *username != "" {
+			return usagef("users add: --link carries the user: leave out --username")
+		}
+		svc, session, err := protocol.ParseEnrollLink(*link)
+		if err != nil {
+			return usagef("users add: --link is not an enrollment link or Session ID")
+		}
+		switch {
+		case svc == "" && *service == "":
+			return usagef("users add: a Session ID alone needs --service")
+		case svc != "" && *service != "" && strings.TrimSuffix(*service, "/") != svc:
+			return usagef("users add: the link is for %s, not --service %s", svc, *service)
+		case svc != "":
+			*service = svc
+		}
+		*link = session
+	} else if *service == "" || *username == "" {
+		return usagef("users add: --service and --username (or --link) are required")
 	}
 	if u, err := url.Parse(*service); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return usagef("users add: --service must be an http or https URL")
@@ -40,42 +58,59 @@ func usersAdd(e *env, args []string) error {
 	if *channel != protocol.ChannelSMS && *channel != protocol.ChannelVoice {
 		return usagef("users add: --channel must be sms or voice")
 	}
-	if *name == "" {
-		*name = *username
-	}
 	v, err := e.openVault()
-	if err != nil {
-		return err
-	}
-	if _, err := v.User(*name); err == nil {
-		return fmt.Errorf("users add: a user called %q is on this device already", *name)
-	}
-	password, err := e.readSecret("Password: ")
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
 	c := serviceClient(*service)
-	enr, err := c.Enroll(ctx, protocol.EnrollRequest{Username: *username, Password: password, Channel: *channel})
-	if err != nil {
-		return fmt.Errorf("users add: %w", err)
-	}
-	fmt.Fprintf(e.stderr, "ibkey: activation code sent by %s to %s; an empty line asks for it again by the other channel\n", enr.Channel, enr.To)
+	var enr protocol.Enrollment
 	var code string
-	for {
-		code, err = e.readLine("Activation code: ")
+	if *link != "" {
+		// The portal's link: the session stands for the password and the
+		// code, and names the user.
+		enr, err = c.EnrollSession(ctx, *link)
+		if err != nil {
+			return fmt.Errorf("users add: %w", err)
+		}
+		if *name == "" {
+			*name = enr.Username
+		}
+		if _, err := v.User(*name); err == nil {
+			return fmt.Errorf("users add: a user called %q is on this device already", *name)
+		}
+		fmt.Fprintf(e.stderr, "ibkey: adding %s of %s\n", enr.Username, *service)
+	} else {
+		if *name == "" {
+			*name = *username
+		}
+		if _, err := v.User(*name); err == nil {
+			return fmt.Errorf("users add: a user called %q is on this device already", *name)
+		}
+		password, err := e.readSecret("Password: ")
 		if err != nil {
 			return err
 		}
-		code = strings.TrimSpace(code)
-		if code != "" {
-			break
-		}
-		enr, err = c.Resend(ctx, enr.ID, "")
+		enr, err = c.Enroll(ctx, protocol.EnrollRequest{Username: *username, Password: password, Channel: *channel})
 		if err != nil {
-			return fmt.Errorf("users add: resend: %w", err)
+			return fmt.Errorf("users add: %w", err)
 		}
-		fmt.Fprintf(e.stderr, "ibkey: activation code sent again by %s to %s\n", enr.Channel, enr.To)
+		fmt.Fprintf(e.stderr, "ibkey: activation code sent by %s to %s; an empty line asks for it again by the other channel\n", enr.Channel, enr.To)
+		for {
+			code, err = e.readLine("Activation code: ")
+			if err != nil {
+				return err
+			}
+			code = strings.TrimSpace(code)
+			if code != "" {
+				break
+			}
+			enr, err = c.Resend(ctx, enr.ID, "")
+			if err != nil {
+				return fmt.Errorf("users add: resend: %w", err)
+			}
+			fmt.Fprintf(e.stderr, "ibkey: activation code sent again by %s to %s\n", enr.Channel, enr.To)
+		}
 	}
 	pinPrompt := "PIN: "
 	if *card {
@@ -111,7 +146,7 @@ func usersAdd(e *env, args []string) error {
 		return err
 	}
 	req := protocol.ActivateRequest{
-		Code: code, PublicKey: act.PublicKey().Bytes(), DeliveryKey: delivery.PublicKey().Bytes(), ChannelToken: token,
+		Code: code, Session: enr.Session, PublicKey: act.PublicKey().Bytes(), DeliveryKey: delivery.PublicKey().Bytes(), ChannelToken: token,
 	}
 	if *card {
 		h := sha1.Sum([]byte(pin))

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,11 +18,12 @@ import (
 
 	"ibkey/authcore/verifier"
 	"ibkey/portal"
+	"ibkey/portal/web"
 )
 
 func init() {
 	commands["serve"] = command{
-		"serve --addr HOST:PORT --db FILE [--outbox FILE] [--lockout N] [--lockout-time D] [--ip-rate R] [--account-rate R]",
+		"serve --addr HOST:PORT --db FILE [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--ip-rate R] [--account-rate R]",
 		cmdServe,
 	}
 }
@@ -34,17 +37,45 @@ func cmdServe(e *env, args []string) error {
 	lockFor := fs.Duration("lockout-time", 15*time.Minute, "how long a lock lasts")
 	ipRate := fs.Float64("ip-rate", 20, "requests per second per client address (burst: 3 seconds' worth)")
 	acctRate := fs.Float64("account-rate", 12, "password checks per minute per account (burst: 10)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
+	publicURL := fs.String("public-url", "", "the service's URL in enrollment links (default: the scheme and host the browser used)")
+	devOutbox := fs.Bool("dev-outbox", false, "serve the developer outbox page (/outbox) with the SMS and voice codes")
+	devOutboxPublic := fs.Bool("dev-outbox-public", false, "allow --dev-outbox on a non-loopback --addr, to any client")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *dbPath == "" {
 		return usagef("serve: --db is required")
 	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usagef("serve: --tls-cert and --tls-key go together")
+	}
+	if *publicURL != "" {
+		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return usagef("serve: --public-url must be an http or https URL")
+		}
+	}
+	if *devOutboxPublic && !*devOutbox {
+		return usagef("serve: --dev-outbox-public goes with --dev-outbox")
+	}
+	if *devOutbox && !*devOutboxPublic && !loopbackAddr(*addr) {
+		return usagef("serve: --dev-outbox shows the activation codes: on the non-loopback address %s it needs --dev-outbox-public too", *addr)
+	}
 	if *lockout < 1 || *lockout > verifier.HardLockout {
 		return usagef("serve: --lockout must be 1 to %d", verifier.HardLockout)
 	}
 	if *ipRate <= 0 || *acctRate <= 0 {
 		return usagef("serve: --ip-rate and --account-rate must be more than 0")
+	}
+	secure := *tlsCert != ""
+	var tlsConf *tls.Config
+	if secure {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("serve: TLS: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if *outbox == "" {
 		*outbox = filepath.Join(filepath.Dir(*dbPath), "outbox.jsonl")
@@ -69,21 +100,33 @@ func cmdServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	srv.MountWeb(web.Options{Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader}, *publicURL)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	scheme := "http"
+	if secure {
+		scheme = "https"
+	}
 	hs := srv.HTTPServer(ln.Addr().String())
+	hs.TLSConfig = tlsConf
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
 	hs.BaseContext = func(net.Listener) context.Context { return base }
-	fmt.Fprintf(e.stdout, "http://%s\n", ln.Addr())
+	fmt.Fprintf(e.stdout, "%s://%s\n", scheme, ln.Addr())
 	if f, ok := e.stdout.(*os.File); ok {
 		f.Sync()
 	}
-	log.Info("serving", "addr", ln.Addr().String())
+	log.Info("serving", "addr", ln.Addr().String(), "tls", secure, "dev_outbox", *devOutbox)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if secure {
+			errc <- hs.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -97,4 +140,19 @@ func cmdServe(e *env, args []string) error {
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}
 	return nil
+}
+
+// loopbackAddr reports whether the listen address addr (HOST:PORT) is a
+// loopback one: localhost or a loopback IP. An empty host is every
+// interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

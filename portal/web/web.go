@@ -32,6 +32,9 @@ type Options struct {
 	// DevOutbox serves the developer outbox page at /outbox, to loopback
 	// clients only, so that someone trying the demo can read the codes.
 	DevOutbox bool
+	// DevOutboxPublic serves the outbox page to any client, not only to
+	// loopback ones (a demo in a container, behind a port mapping).
+	DevOutboxPublic bool
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
 	// Rand is the source of session ids and tokens; nil means crypto/rand.
@@ -332,6 +335,9 @@ type view struct {
 	User      string
 	Flash     *flash
 	DevOutbox bool
+	// DevOutboxPublic serves the outbox page to any client, not only to
+	// loopback ones (a demo in a container, behind a port mapping).
+	DevOutboxPublic bool
 
 	Username    string // prefilled username
 	Error       string // this page's error

@@ -1,0 +1,271 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"ibkey/authcore/protocol"
+	"ibkey/portal/web"
+)
+
+// TestWebBackendErrors checks that the service's outcomes reach the pages
+// as the errors of package web (docs/PORTAL.md's table).
+func TestWebBackendErrors(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("alice", "correct horse")
+	h.addUser("nodev", "password1")
+	d := h.enroll("alice", "correct horse")
+	b := NewWebBackend(h.srv, "https://ibkey.example/")
+	ctx := context.WithValue(context.Background(), webReqKey{}, webReq{ip: "192.0.2.7", base: "http://ignored"})
+	req := func(u, p string) web.LoginRequest {
+		return web.LoginRequest{Username: u, Password: p, Purpose: web.PurposeLogin, IP: "192.0.2.7", UserAgent: "test browser"}
+	}
+
+	for _, c := range []struct {
+		user, pw string
+		want     error
+	}{
+		{"alice", "wrong", web.ErrBadCredentials},
+		{"mallory", "wrong", web.ErrBadCredentials},
+		{"nodev", "password1", web.ErrNoDevice},
+	} {
+		if _, err := b.StartLogin(ctx, req(c.user, c.pw)); !errors.Is(err, c.want) {
+			t.Errorf("StartLogin(%s, %s): %v, want %v", c.user, c.pw, err, c.want)
+		}
+	}
+
+	// A login: its context reaches the phone's request.
+	l, err := b.StartLogin(ctx, web.LoginRequest{Username: "alice", Password: "correct horse", Purpose: web.PurposeDevice, IP: "192.0.2.7", UserAgent: "test browser"})
+	if err != nil || !l.Push || l.Username != "alice" || len(l.Challenge) != 6 {
+		t.Fatalf("StartLogin: %+v %v", l, err)
+	}
+	var ev protocol.Event
+	h.store.View(ctx, func(tx Tx) error {
+		lg, err := tx.Login(l.ID)
+		json.Unmarshal(lg.Payload, &ev)
+		return err
+	})
+	if ev.Context.App != "Client Portal: add a device" || ev.Context.IP != "192.0.2.7" || ev.Context.Browser != "test browser" {
+		t.Fatalf("push context %+v", ev.Context)
+	}
+	if st, err := b.Status(ctx, l.ID); err != nil || st != web.StatusPending {
+		t.Fatalf("Status: %s %v", st, err)
+	}
+	if _, err := b.Status(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
+		t.Fatalf("Status of no login: %v", err)
+	}
+	if err := b.Respond(ctx, "nope", "12345678"); !errors.Is(err, web.ErrNotFound) {
+		t.Fatalf("Respond to no login: %v", err)
+	}
+	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); err != nil {
+		t.Fatalf("Respond: %v", err)
+	}
+	if st, _ := b.Status(ctx, l.ID); st != web.StatusApproved {
+		t.Fatalf("Status after the response: %s", st)
+	}
+	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrSpent) {
+		t.Fatalf("Respond again: %v", err)
+	}
+
+	// Expired.
+	l, _ = b.StartLogin(ctx, req("alice", "correct horse"))
+	h.clock.Add(3*time.Minute + time.Second)
+	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrExpired) {
+		t.Fatalf("Respond late: %v", err)
+	}
+	if st, _ := b.Status(ctx, l.ID); st != web.StatusExpired {
+		t.Fatalf("Status late: %s", st)
+	}
+
+	// Wrong responses count down, then lock.
+	for left := 4; left >= 0; left-- {
+		l, err = b.StartLogin(ctx, req("alice", "correct horse"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.Respond(ctx, l.ID, wrong(d.respond(t, l.Challenge)))
+		var bre *web.BadResponseError
+		if !errors.As(err, &bre) || bre.AttemptsLeft != left {
+			t.Fatalf("wrong response with %d left: %v", left, err)
+		}
+	}
+	var le *web.LockedError
+	if _, err := b.StartLogin(ctx, req("alice", "correct horse")); !errors.As(err, &le) || !le.Until.Equal(h.clock.Now().Add(15*time.Minute)) {
+		t.Fatalf("locked StartLogin: %v", err)
+	}
+	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.As(err, &le) || le.Until.IsZero() {
+		t.Fatalf("locked Respond: %v", err)
+	}
+	if _, err := b.StartDeviceEnrollment(ctx, "alice"); !errors.As(err, &le) {
+		t.Fatalf("locked StartDeviceEnrollment: %v", err)
+	}
+	if err := b.ChangePassword(ctx, "alice", "another password"); !errors.As(err, &le) {
+		t.Fatalf("locked ChangePassword: %v", err)
+	}
+	UnlockAccount(ctx, h.store, "alice")
+
+	// Passwords.
+	var pe *web.PasswordError
+	for _, pw := range []string{"short", "alice", strings.Repeat("x", 1025)} {
+		if err := b.ChangePassword(ctx, "alice", pw); !errors.As(err, &pe) || !errors.Is(err, web.ErrWeakPassword) {
+			t.Errorf("ChangePassword(%q): %v", pw, err)
+		}
+	}
+	if err := b.ChangePassword(ctx, "alice", "another password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.StartLogin(ctx, req("alice", "another password")); err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+
+	// Add a device: the link names the public URL.
+	e, err := b.StartDeviceEnrollment(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, sid, err := protocol.ParseEnrollLink(e.Link)
+	if err != nil || svc != "https://ibkey.example" || protocol.FormatSessionID(sid) != e.SessionID || !e.ExpiresAt.Equal(h.clock.Now().Add(10*time.Minute)) {
+		t.Fatalf("enrollment %+v: %q %q %v", e, svc, sid, err)
+	}
+	for range 4 {
+		b.StartDeviceEnrollment(ctx, "alice")
+	}
+	if _, err := b.StartDeviceEnrollment(ctx, "alice"); !errors.Is(err, web.ErrRateLimited) {
+		t.Fatalf("6th enrollment: %v", err)
+	}
+	// Without a public URL, the request's.
+	b2 := NewWebBackend(h.srv, "")
+	e, err = b2.StartDeviceEnrollment(ctx, "nodev")
+	if svc, _, _ := protocol.ParseEnrollLink(e.Link); err != nil || svc != "http://ignored" {
+		t.Fatalf("link from the request: %+v %v", e, err)
+	}
+
+	// Resend.
+	if err := b.ResendCode(ctx, "nodev", "wrong", web.ChannelVoice); !errors.Is(err, web.ErrBadCredentials) {
+		t.Fatalf("resend, wrong password: %v", err)
+	}
+	if err := b.ResendCode(ctx, "nodev", "password1", web.ChannelVoice); !errors.Is(err, web.ErrNoEnrollment) {
+		t.Fatalf("resend, nothing pending (a link does not count): %v", err)
+	}
+	if _, err := h.client.Enroll(ctx, protocol.EnrollRequest{Username: "nodev", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ResendCode(ctx, "nodev", "password1", web.ChannelVoice); !errors.Is(err, web.ErrRateLimited) {
+		t.Fatalf("resend too soon: %v", err)
+	}
+	h.clock.Add(30 * time.Second)
+	if err := b.ResendCode(ctx, "nodev", "password1", web.ChannelVoice); err != nil {
+		t.Fatalf("resend: %v", err)
+	}
+	if m := h.gw.last(t); m.Channel != "voice" || m.Username != "nodev" {
+		t.Fatalf("resent %+v", m)
+	}
+
+	// The outbox: a gateway that cannot list gives none.
+	if msgs, err := b.Outbox(ctx); err != nil || msgs != nil {
+		t.Fatalf("outbox of a memGateway: %v %v", msgs, err)
+	}
+}
+
+func TestWebBackendRateLimited(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Rate = RateLimit{PerAccount: 0.001, AccountBurst: 1} })
+	h.addUser("alice", "correct horse")
+	b := NewWebBackend(h.srv, "")
+	ctx := context.Background()
+	r := web.LoginRequest{Username: "alice", Password: "wrong", IP: "192.0.2.1"}
+	if _, err := b.StartLogin(ctx, r); !errors.Is(err, web.ErrBadCredentials) {
+		t.Fatalf("first: %v", err)
+	}
+	if _, err := b.StartLogin(ctx, r); !errors.Is(err, web.ErrRateLimited) {
+		t.Fatalf("second: %v", err)
+	}
+}
+
+func TestWebOutboxFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.jsonl")
+	ob := NewOutbox(path)
+	h := newHarness(t, func(c *Config) { c.Gateway = ob })
+	h.addUser("alice", "correct horse")
+	b := NewWebBackend(h.srv, "")
+	ctx := context.Background()
+	if msgs, err := b.Outbox(ctx); err != nil || len(msgs) != 0 {
+		t.Fatalf("no file: %v %v", msgs, err)
+	}
+	if _, err := h.client.Enroll(ctx, protocol.EnrollRequest{Username: "alice", Password: "correct horse", Channel: "voice"}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := b.Outbox(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Channel != web.ChannelVoice || len(msgs[0].Code) != 8 || msgs[0].Username != "alice" {
+		t.Fatalf("outbox: %+v %v", msgs, err)
+	}
+}
+
+// TestMountWeb checks that the pages and the API share the mux without
+// stepping on each other.
+func TestMountWeb(t *testing.T) {
+	h := newHarness(t)
+	h.srv.MountWeb(web.Options{}, "")
+	get := func(path string) *http.Response {
+		t.Helper()
+		c := h.ts.Client()
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := c.Get(h.ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := get("/login"); r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("/login: %d %v", r.StatusCode, r.Header)
+	}
+	if r := get("/"); r.StatusCode/100 != 3 {
+		t.Fatalf("/: %d", r.StatusCode)
+	}
+	if r := get("/static/style.css"); r.StatusCode != 200 {
+		t.Fatalf("stylesheet: %d", r.StatusCode)
+	}
+	if r := get("/healthz"); r.StatusCode != 200 {
+		t.Fatalf("/healthz: %d", r.StatusCode)
+	}
+	if r := get("/outbox"); r.StatusCode != 404 {
+		t.Fatalf("/outbox without the flag: %d", r.StatusCode)
+	}
+	// The API still answers in JSON, also for what it does not have.
+	if code, eb := h.do("GET", "/api/v1/nothing", nil, nil); code != 404 || eb.Error != protocol.CodeNotFound {
+		t.Fatalf("unknown API path: %d %+v", code, eb)
+	}
+	if code, eb := h.do("GET", "/api/v1/logins", nil, nil); code != 405 || eb.Error != "method_not_allowed" {
+		t.Fatalf("wrong method: %d %+v", code, eb)
+	}
+	if r := get("/api/v1/logins"); r.Header.Get("Allow") != "POST" {
+		t.Fatalf("Allow %q", r.Header.Get("Allow"))
+	}
+	var svc map[string]any
+	if code, _ := h.do("GET", "/api/v1/service", nil, &svc); code != 200 {
+		t.Fatalf("service: %d", code)
+	}
+}
+
+func TestDevOutboxPublic(t *testing.T) {
+	for _, public := range []bool{false, true} {
+		h := newHarness(t)
+		h.srv.MountWeb(web.Options{DevOutbox: true, DevOutboxPublic: public}, "")
+		r := httptest.NewRequest("GET", "/outbox", nil)
+		r.RemoteAddr = "192.0.2.9:4000"
+		w := httptest.NewRecorder()
+		h.srv.Handler().ServeHTTP(w, r)
+		if want := map[bool]int{false: 404, true: 200}[public]; w.Code != want {
+			t.Errorf("public=%v: %d, want %d", public, w.Code, want)
+		}
+	}
+}
