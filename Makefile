@@ -8,7 +8,7 @@ export PATH := $(PATH):$(dir $(GO))
 
 run:
 	scripts/deps.sh run
-	$(GO) run .
+	GO=$(GO) scripts/run.sh
 
 test:
 	scripts/deps.sh test

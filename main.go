@@ -6,21 +6,50 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"ibkey/app"
+	"ibkey/app/device"
+	"ibkey/platform"
 )
 
 func main() {
 	flavor := flag.String("flavor", "", "the look on a desktop: ios or android (default: the setting)")
 	demo := flag.Bool("demo", false, "run on the in-memory demo authenticator")
+	vaultDir := flag.String("vault", "", "the vault's folder (default: $IBKEY_VAULT, else the config folder's ibkey, as the ibkey command)")
+	service := flag.String("service", os.Getenv("IBKEY_SERVICE"), "the service that Add User enrolls with ($IBKEY_SERVICE)")
 	flag.Parse()
 	a := fyneapp.NewWithID("io.github.ibkey")
-	// The adapter over authcore/vault and the service plugs in here: until
-	// it does, the demo is the only authenticator.
-	if !*demo {
-		fmt.Fprintln(os.Stderr, "ibkey-app: no service adapter yet: running the demo (--demo)")
+	if os.Getenv("IBKEY_STARTUP_PROBE") == "1" { // docs/APP.md: the cold start
+		a.Lifecycle().SetOnStarted(func() { fmt.Fprintf(os.Stderr, "ibkey-app: started %d\n", time.Now().UnixNano()) })
 	}
-	app.New(a, app.DemoOptions(app.ParseFlavor(*flavor))).ShowAndRun()
+	var opts app.Options
+	if *demo {
+		opts = app.DemoOptions(app.ParseFlavor(*flavor))
+	} else {
+		var err error
+		if opts, err = realOptions(app.ParseFlavor(*flavor), *vaultDir, *service); err != nil {
+			fmt.Fprintf(os.Stderr, "ibkey-app: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	app.New(a, opts).ShowAndRun()
+}
+
+// realOptions are the app over the vault in dir and the service.
+func realOptions(f app.Flavor, dir, service string) (app.Options, error) {
+	if dir == "" {
+		var err error
+		if dir, err = device.DefaultVaultDir(); err != nil {
+			return app.Options{}, err
+		}
+	}
+	bio := platform.NewBiometrics()
+	v, err := device.OpenVault(dir, bio, os.Stderr)
+	if err != nil {
+		return app.Options{}, err
+	}
+	return app.Options{Flavor: f, Auth: device.New(device.Options{Vault: v, Service: service}), Bio: bio}, nil
 }

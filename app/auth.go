@@ -153,6 +153,10 @@ type LoginRequest struct {
 	Numbers   [3]int // one of them is the browser's
 }
 
+// PlaceLocal is the Place of a login from a loopback or private address:
+// the UI shows it as "this network", translated.
+const PlaceLocal = "this network"
+
 // DenyReason says why a login request is refused.
 type DenyReason string
 

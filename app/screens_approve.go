@@ -37,6 +37,18 @@ func (u *UI) handleEvent(ev Event) {
 	}
 }
 
+// placeText is where a request comes from: the place and the address, or
+// the address alone when the place is unknown.
+func placeText(r LoginRequest) string {
+	switch r.Place {
+	case "":
+		return r.IP
+	case PlaceLocal:
+		return T("this network") + " (" + r.IP + ")"
+	}
+	return r.Place + " (" + r.IP + ")"
+}
+
 func (u *UI) inApproval() bool {
 	for _, s := range u.stack {
 		if len(s.id) >= 7 && s.id[:7] == "approve" {
@@ -67,7 +79,7 @@ func (u *UI) approveScreen() screen {
 		form := widget.NewForm(
 			widget.NewFormItem(T("User"), widget.NewLabel(r.User)),
 			widget.NewFormItem(T("Application"), widget.NewLabel(r.App)),
-			widget.NewFormItem(T("Place"), widget.NewLabel(r.Place+" ("+r.IP+")")),
+			widget.NewFormItem(T("Place"), widget.NewLabel(placeText(r))),
 			widget.NewFormItem(T("Browser"), widget.NewLabel(r.Browser)),
 			widget.NewFormItem(T("Time"), widget.NewLabel(when)),
 		)

@@ -44,7 +44,12 @@ for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //'); do
 		echo "$pkg $f"
-		go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+		log=$(mktemp)
+		if ! go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1; then
+			grep -v '^fuzz: elapsed' "$log" | tail -40
+			exit 1
+		fi
+		rm -f "$log"
 	done
 done
 echo "all checks passed"

@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"ibkey/authcore/ocra"
+	"ibkey/authcore/device"
 	"ibkey/authcore/protocol"
+	"ibkey/authcore/vault"
 )
 
 func init() {
@@ -44,30 +45,20 @@ func cmdApprove(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := v.User(*name)
-	if err != nil {
-		return fmt.Errorf("approve: %w", err)
-	}
-	if u.Service == "" || u.DeviceID == "" || len(u.ServiceKey) == 0 {
-		return fmt.Errorf("approve: %s was not enrolled with a service", *name)
-	}
-	token, _, err := v.Keys(*name)
-	if err != nil {
-		return fmt.Errorf("approve: %w", err)
-	}
+	d := newDevice(v)
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	c := serviceClient(u.Service)
-	ev, payload, err := waitLogin(ctx, c, u.DeviceID, token, u.ServiceKey)
+	r, err := d.WaitLogin(ctx, *name)
 	if err != nil {
 		return fmt.Errorf("approve: %w", err)
 	}
+	ev := r.Event
 	fmt.Fprintf(e.stderr, "ibkey: login request for %s: %s from %s (%s) at %s; numbers %s\n",
 		ev.Username, ev.Context.App, ev.Context.IP, ev.Context.Browser, ev.Context.Time.Local().Format(time.DateTime), joinInts(ev.Numbers))
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 	if *deny {
-		if _, err := c.Approve(actx, u.DeviceID, token, protocol.ApprovalRequest{RequestID: ev.ID, Deny: *reason}); err != nil {
+		if err := d.Deny(actx, r, *reason); err != nil {
 			return fmt.Errorf("approve: %w", err)
 		}
 		fmt.Fprintf(e.stdout, "denied\t%s\t%s\t%s\t%s\n", ev.ID, ev.Context.App, ev.Context.IP, *reason)
@@ -87,54 +78,17 @@ func cmdApprove(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := v.Unlock(*name, unlockWith(pin), time.Now())
-	if err != nil {
-		return fmt.Errorf("approve: %w", err)
-	}
-	resp, err := s.RespondSuite(ocra.MustParseSuite(protocol.SuiteApprove), protocol.ApprovalInput(ev, payload, n))
-	s.Close()
-	if err != nil {
-		return fmt.Errorf("approve: %w", err)
-	}
-	if _, err := c.Approve(actx, u.DeviceID, token, protocol.ApprovalRequest{RequestID: ev.ID, Number: n, Response: resp}); err != nil {
+	if err := d.Approve(actx, r, n, unlockWith(pin)); err != nil {
 		return fmt.Errorf("approve: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "approved\t%s\t%s\t%s\n", ev.ID, ev.Context.App, ev.Context.IP)
 	return nil
 }
 
-// waitLogin long-polls the device channel until a login request signed by
-// the pinned service key arrives, and returns it with its signed payload.
-func waitLogin(ctx context.Context, c *protocol.Client, deviceID string, token, serviceKey []byte) (protocol.Event, []byte, error) {
-	var after int64
-	for {
-		wait := 25 * time.Second
-		if dl, ok := ctx.Deadline(); ok {
-			wait = min(wait, time.Until(dl))
-		}
-		if wait <= 0 {
-			return protocol.Event{}, nil, errors.New("no login request came")
-		}
-		evs, err := c.Events(ctx, deviceID, token, after, wait)
-		if err != nil {
-			if ctx.Err() != nil {
-				return protocol.Event{}, nil, errors.New("no login request came")
-			}
-			return protocol.Event{}, nil, err
-		}
-		for _, se := range evs.Events {
-			ev, err := protocol.OpenEvent(serviceKey, deviceID, se)
-			if err != nil {
-				return protocol.Event{}, nil, err // a forged event: stop, loudly
-			}
-			if ev.Type == protocol.EventLogin && !ev.Expired(time.Now()) && len(ev.Numbers) == 3 {
-				return ev, se.Payload, nil
-			}
-		}
-		if evs.Next > after {
-			after = evs.Next
-		}
-	}
+// newDevice is the device-side flows over v, talking to each user's
+// service with serviceClient.
+func newDevice(v *vault.Vault) *device.Device {
+	return &device.Device{Vault: v, Client: serviceClient, Rand: rand.Reader, Now: time.Now}
 }
 
 func joinInts(ns []int) string {

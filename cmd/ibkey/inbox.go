@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"ibkey/authcore/ocra"
-	"ibkey/authcore/protocol"
 	"ibkey/authcore/vault"
-	"ibkey/authcore/verifier"
 )
 
 func init() {
@@ -22,7 +19,7 @@ func unlockWith(pin string) vault.Unlock { return vault.Unlock{PIN: pin} }
 
 // cmdInbox opens the user's sealed deliveries: it proves the PIN to the
 // service with a response first (the service counts failures), then opens
-// what the service releases with the delivery key.
+// what the service releases with the delivery key (device.Inbox).
 func cmdInbox(e *env, args []string) error {
 	fs := flags("inbox")
 	name := fs.String("user", "", "the user on this device")
@@ -36,6 +33,7 @@ func cmdInbox(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Refuse a user that has no inbox before asking for the PIN.
 	u, err := v.User(*name)
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
@@ -43,11 +41,9 @@ func cmdInbox(e *env, args []string) error {
 	if u.Service == "" || u.DeviceID == "" {
 		return fmt.Errorf("inbox: %s was not enrolled with a service", *name)
 	}
-	token, deliveryKey, err := v.Keys(*name)
-	if err != nil {
+	if _, deliveryKey, err := v.Keys(*name); err != nil {
 		return fmt.Errorf("inbox: %w", err)
-	}
-	if len(deliveryKey) != 32 {
+	} else if len(deliveryKey) != 32 {
 		return fmt.Errorf("inbox: %s has no delivery key", *name)
 	}
 	pin, err := e.readSecret("PIN: ")
@@ -56,38 +52,15 @@ func cmdInbox(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := serviceClient(u.Service)
-	ch, err := c.InboxChallenge(ctx, u.DeviceID, token)
+	ds, err := newDevice(v).Inbox(ctx, *name, unlockWith(pin))
+	for _, d := range ds {
+		fmt.Fprintf(e.stdout, "%s\t%s\n", d.Kind, d.Text)
+	}
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
-	s, err := v.Unlock(*name, unlockWith(pin), time.Now())
-	if err != nil {
-		return fmt.Errorf("inbox: %w", err)
-	}
-	resp, err := s.Respond(ocra.Input{Challenge: ch.Challenge})
-	s.Close()
-	if err != nil {
-		return fmt.Errorf("inbox: %w", err)
-	}
-	box, err := c.Inbox(ctx, u.DeviceID, token, protocol.InboxRequest{ChallengeID: ch.ID, Response: resp})
-	if err != nil {
-		return fmt.Errorf("inbox: %w", err)
-	}
-	if len(box.Deliveries) == 0 {
+	if len(ds) == 0 {
 		fmt.Fprintln(e.stderr, "ibkey: the inbox is empty")
-		return nil
-	}
-	for _, d := range box.Deliveries {
-		label := verifier.DeliveryLabel(d.Kind, d.ID, u.DeviceID)
-		if d.Label != label {
-			return fmt.Errorf("inbox: delivery %s is not addressed to this device", d.ID)
-		}
-		pt, err := protocol.Open(deliveryKey, label, d.Sealed)
-		if err != nil {
-			return fmt.Errorf("inbox: delivery %s: %w", d.ID, err)
-		}
-		fmt.Fprintf(e.stdout, "%s\t%s\n", d.Kind, pt)
 	}
 	return nil
 }

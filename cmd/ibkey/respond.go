@@ -1,11 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"ibkey/authcore/device"
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/vault"
 )
@@ -32,8 +31,8 @@ func cmdRespond(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := challengeInput(u, *challenge)
-	if err != nil {
+	// The challenge is checked against the suite before the PIN is asked.
+	if _, err := challengeInput(u, *challenge); err != nil {
 		return fmt.Errorf("respond: %w", err)
 	}
 	how := vault.Unlock{Biometric: true, Reason: "Answer a login challenge for " + u.Name}
@@ -44,7 +43,7 @@ func cmdRespond(e *env, args []string) error {
 		}
 		how = vault.Unlock{PIN: pin}
 	}
-	r, err := unlockRespond(v, u, how, in)
+	r, err := newDevice(v).Respond(u.Name, *challenge, how)
 	if err != nil {
 		return err
 	}
@@ -80,26 +79,7 @@ func pickUser(v *vault.Vault, name, cmd string, fits func(vault.User) bool) (vau
 // challengeInput turns a typed challenge ("123 456") into the input of u's
 // suite, and checks it against the suite before any PIN is asked.
 func challengeInput(u vault.User, challenge string) (ocra.Input, error) {
-	in := ocra.Input{Challenge: strings.ReplaceAll(challenge, " ", "")}
-	s := u.Suite
-	if s.Counter() {
-		return in, errors.New("a suite with a counter (C) is not supported here")
-	}
-	if s.Session() != 0 {
-		return in, errors.New("a suite with session data (S) is not supported here")
-	}
-	if s.TimeStep() != 0 {
-		in.Time = time.Now()
-	}
-	check := in
-	if s.PIN() != 0 {
-		check.PIN = "0"
-	}
-	// Any key shows whether the suite takes the input.
-	if _, err := ocra.Generate(s, []byte{0}, check); err != nil {
-		return in, err
-	}
-	return in, nil
+	return device.ChallengeInput(u, challenge, time.Now())
 }
 
 func unlockRespond(v *vault.Vault, u vault.User, how vault.Unlock, in ocra.Input) (string, error) {

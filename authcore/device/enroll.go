@@ -1,0 +1,159 @@
+package device
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+
+	"ibkey/authcore/ocra"
+	"ibkey/authcore/protocol"
+	"ibkey/authcore/vault"
+)
+
+// Enroll starts an enrollment at the service with the account's
+// credentials; the service sends an activation code by channel (sms or
+// voice; "" is sms).
+func (d *Device) Enroll(ctx context.Context, service, username, password, channel string) (protocol.Enrollment, error) {
+	return d.client(service).Enroll(ctx, protocol.EnrollRequest{Username: username, Password: password, Channel: channel})
+}
+
+// Resend asks for a new activation code by channel ("" is the other
+// channel than the last one).
+func (d *Device) Resend(ctx context.Context, service, enrollmentID, channel string) (protocol.Enrollment, error) {
+	return d.client(service).Resend(ctx, enrollmentID, channel)
+}
+
+// Protection is how a new user's secret is sealed: a PIN, a biometric
+// check or both; or, with Card, a soft DSC+ whose PIN (the card's) is an
+// input of every response.
+type Protection struct {
+	PIN       string
+	Biometric bool
+	Card      bool
+}
+
+func (p Protection) check() error {
+	if p.Card {
+		if p.Biometric {
+			return fmt.Errorf("%w: a card takes its PIN, not biometrics", vault.ErrInvalid)
+		}
+		return vault.CheckPIN(p.PIN)
+	}
+	if p.PIN == "" && !p.Biometric {
+		return fmt.Errorf("%w: a user needs a PIN or a biometric gate", vault.ErrNoGate)
+	}
+	if p.PIN != "" {
+		return vault.CheckPIN(p.PIN)
+	}
+	return nil
+}
+
+// Activate activates this device for the enrollment enrollmentID at
+// service with the activation code, derives the OCRA secret, seals it in
+// the vault as the user called name under p, and confirms with the
+// service, which only then makes this device the user's active one. If the
+// confirmation fails the user is removed from the vault again.
+//
+// The activation key pair is ephemeral: dropped once the secret is
+// derived. The device-channel token and the delivery key are kept in the
+// vault under the device-bound key.
+func (d *Device) Activate(ctx context.Context, service, enrollmentID, code, name string, p Protection) (vault.User, error) {
+	return d.activate(ctx, service, enrollmentID, code, "", name, p)
+}
+
+// EnrollSession exchanges the Session ID of a Client Portal link (see
+// protocol.ParseEnrollLink) for its enrollment at service; no code is sent.
+func (d *Device) EnrollSession(ctx context.Context, service, session string) (protocol.Enrollment, error) {
+	return d.client(service).EnrollSession(ctx, session)
+}
+
+// ActivateSession is Activate for an enrollment by link: the session
+// (protocol.Enrollment.Session) stands in for the activation code.
+func (d *Device) ActivateSession(ctx context.Context, service, enrollmentID, session, name string, p Protection) (vault.User, error) {
+	return d.activate(ctx, service, enrollmentID, "", session, name, p)
+}
+
+func (d *Device) activate(ctx context.Context, service, enrollmentID, code, session, name string, p Protection) (vault.User, error) {
+	if err := p.check(); err != nil {
+		return vault.User{}, err
+	}
+	if _, err := d.Vault.User(name); err == nil {
+		return vault.User{}, fmt.Errorf("%w: %q", vault.ErrExists, name)
+	} else if !errors.Is(err, vault.ErrNoUser) {
+		return vault.User{}, err
+	}
+	rnd := d.rand()
+	act, err := protocol.NewActivationKey(rnd)
+	if err != nil {
+		return vault.User{}, err
+	}
+	delivery, err := protocol.NewActivationKey(rnd)
+	if err != nil {
+		return vault.User{}, err
+	}
+	token := make([]byte, 32)
+	if _, err := io.ReadFull(rnd, token); err != nil {
+		return vault.User{}, fmt.Errorf("device: read random: %w", err)
+	}
+	req := protocol.ActivateRequest{
+		Code: code, Session: session, PublicKey: act.PublicKey().Bytes(), DeliveryKey: delivery.PublicKey().Bytes(), ChannelToken: token,
+	}
+	want := protocol.SuiteIBKey
+	if p.Card {
+		h := sha1.Sum([]byte(p.PIN))
+		req.Card, req.PINHash = true, h[:]
+		want = protocol.SuiteDSC
+	}
+	c := d.client(service)
+	a, err := c.Activate(ctx, enrollmentID, req)
+	if err != nil {
+		return vault.User{}, err
+	}
+	if len(a.ServiceKey) != ed25519.PublicKeySize {
+		return vault.User{}, errors.New("device: the service sent no identity key")
+	}
+	if a.Suite != want {
+		return vault.User{}, fmt.Errorf("device: the service chose suite %q, want %q", a.Suite, want)
+	}
+	suite, err := ocra.ParseSuite(a.Suite)
+	if err != nil {
+		return vault.User{}, fmt.Errorf("device: the service chose suite %q: %w", a.Suite, err)
+	}
+	secret, err := protocol.DeriveSecret(act, a.ServerKey, req.PublicKey, a.ServerKey, enrollmentID, a.Suite, a.DeviceID)
+	act = nil // ephemeral: dropped once the secret is derived
+	if err != nil {
+		return vault.User{}, err
+	}
+	defer clear(secret)
+	in := ocra.Input{Challenge: a.ConfirmChallenge}
+	if p.Card {
+		in.PIN = p.PIN
+	}
+	confirm, err := ocra.Generate(suite, secret, in)
+	if err != nil {
+		return vault.User{}, fmt.Errorf("device: confirmation response: %w", err)
+	}
+	nu := vault.NewUser{
+		Name: name, Account: a.Account, Service: service, DeviceID: a.DeviceID,
+		ServiceKey: a.ServiceKey, Suite: suite, Secret: secret,
+		ChannelKey: token, DeliveryKey: delivery.Bytes(), Card: p.Card,
+	}
+	if !p.Card {
+		nu.PIN, nu.Biometric = p.PIN, p.Biometric
+	}
+	if err := d.Vault.Add(nu, rnd, d.now()); err != nil {
+		return vault.User{}, err
+	}
+	// Sealed on the device first, then confirmed: the service retires any
+	// other device of the user only now.
+	if err := c.Confirm(ctx, a.DeviceID, token, confirm); err != nil {
+		if rerr := d.Vault.Remove(name); rerr != nil {
+			return vault.User{}, fmt.Errorf("device: confirm: %w (and the unconfirmed user stays: %v)", err, rerr)
+		}
+		return vault.User{}, fmt.Errorf("device: confirm: %w", err)
+	}
+	return d.Vault.User(name)
+}

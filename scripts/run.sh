@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The whole thing in one step (make run): builds the ibkey command and the
+# app, starts a local IB Key service with a demo account, and opens the app
+# pointed at it. The service stops when the app quits.
+#
+# State lives in .ibkey-demo/ (the service's database and outbox, the app's
+# vault); delete it to start afresh. Arguments go to the app, e.g.
+#   scripts/run.sh --flavor android
+# Environment: GO (the go command), IBKEY_DEMO_DIR (the state folder),
+# IBKEY_ADDR (the service's address: 127.0.0.1:8080, else a free port).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+STATE=${IBKEY_DEMO_DIR:-$PWD/.ibkey-demo}
+mkdir -p "$STATE/bin"
+printf '*\n' >"$STATE/.gitignore" # keep the demo's state out of git
+say() { printf 'ibkey-run: %s\n' "$*" >&2; }
+
+say "building the ibkey command and the app"
+"$GO" build -o "$STATE/bin/ibkey" ./cmd/ibkey
+"$GO" build -o "$STATE/bin/ibkey-app" .
+IBKEY=$STATE/bin/ibkey
+
+# The demo account; an account that exists already is fine.
+if ! out=$(printf 'demo-password\n' | "$IBKEY" admin useradd --db "$STATE/service.db" \
+	--username demo --phone +15555550100 2>&1); then
+	case $out in
+	*"exists already"*) ;;
+	*) say "creating the demo account failed: $out"; exit 1 ;;
+	esac
+fi
+
+addr=${IBKEY_ADDR:-127.0.0.1:8080}
+if [ -z "${IBKEY_ADDR:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+	say "127.0.0.1:8080 is taken: using a free port"
+	addr=127.0.0.1:0
+fi
+args=(serve --addr "$addr" --db "$STATE/service.db" --outbox "$STATE/outbox.jsonl")
+# The portal's developer page of the outbox, when this ibkey has it: a
+# defined boolean flag lets --help through to "help requested".
+dev=0
+probe=$("$IBKEY" serve --dev-outbox --help 2>&1 || true)
+if [[ $probe == *"help requested"* ]]; then
+	args+=(--dev-outbox)
+	dev=1
+fi
+
+: >"$STATE/serve.url"
+"$IBKEY" "${args[@]}" >"$STATE/serve.url" 2>"$STATE/serve.log" &
+serve_pid=$!
+stop() {
+	if kill -0 "$serve_pid" 2>/dev/null; then
+		kill "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+		say "service stopped"
+	fi
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+url=
+for _ in $(seq 100); do
+	url=$(head -n1 "$STATE/serve.url")
+	[ -n "$url" ] && break
+	if ! kill -0 "$serve_pid" 2>/dev/null; then
+		say "the service did not start:"
+		cat "$STATE/serve.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+if [ -z "$url" ]; then
+	say "the service did not answer in 10 s (log: $STATE/serve.log)"
+	exit 1
+fi
+
+say "service and Client Portal: $url/  (log: $STATE/serve.log)"
+say "demo account: username demo, password demo-password, phone +15555550100"
+say "activation codes (SMS and voice) go to: $STATE/outbox.jsonl"
+if [ "$dev" = 1 ]; then
+	say "  and to the portal's developer page: $url/outbox"
+fi
+say "try: Add User in the app (demo / demo-password, code from the outbox), then log in"
+say "     to the portal as demo and answer its challenge with Generate Passcode"
+
+# The demo's vault keeps its keys in a file beside it, not in the OS
+# keyring: no keyring prompt, and nothing left in the keyring.
+IBKEY_SECRET_STORE=file "$STATE/bin/ibkey-app" --vault "$STATE/vault" --service "$url" "$@"
