@@ -9,8 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
+
+	"ibkey/internal/atomicfile"
 )
 
 const (
@@ -147,54 +148,8 @@ func (s *fileStore) save(secrets map[string][]byte) error {
 	if err != nil {
 		return fmt.Errorf("platform: encode secret file: %w", err)
 	}
-	if err := writeFileAtomic(s.dir, s.path, data); err != nil {
+	if err := atomicfile.Write(s.path, data); err != nil {
 		return fmt.Errorf("platform: write secret file: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path, a file in dir, with data (mode 0600): it
-// writes a temporary file in dir, syncs it, renames it over path and syncs
-// dir, so that a crash leaves either the old or the new file.
-func writeFileAtomic(dir, path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable. Windows cannot sync a directory;
-// there the rename is left to the file system's journal.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -22,7 +22,7 @@ step staticcheck
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "mobile builds (cgo off)"
-pure="./authcore/... ./platform/..."
+pure="./authcore/... ./platform/... ./internal/..."
 CGO_ENABLED=0 GOOS=android GOARCH=arm64 go build $pure
 CGO_ENABLED=0 GOOS=android GOARCH=arm64 go vet $pure
 CGO_ENABLED=0 GOOS=ios GOARCH=arm64 go build $pure

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"ibkey/authcore/ocra"
+
+	"ibkey/internal/atomicfile"
 )
 
 // testKDF is a cheap Argon2id cost for tests that derive many times.
@@ -68,7 +70,7 @@ func (d dirStore) Set(name string, b []byte) error {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return err
 	}
-	return writeAtomic(string(d), filepath.Join(string(d), name), b)
+	return atomicfile.Write(filepath.Join(string(d), name), b)
 }
 func (d dirStore) Delete(name string) error { return os.Remove(filepath.Join(string(d), name)) }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ibkey/internal/atomicfile"
 )
 
 // SecretStore keeps the vault's device-bound secrets (the vault key and the
@@ -247,7 +249,7 @@ func (v *Vault) save(b *body) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(v.dir, v.path, data); err != nil {
+	if err := atomicfile.Write(v.path, data); err != nil {
 		return fmt.Errorf("vault: write %s: %w", v.path, err)
 	}
 	v.setCache(b)

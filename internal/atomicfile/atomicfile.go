@@ -1,4 +1,7 @@
-package vault
+// Package atomicfile replaces a file so that a crash leaves either the old
+// content or the new, never a mix: the vault and the file store of secrets
+// both write this way.
+package atomicfile
 
 import (
 	"os"
@@ -6,10 +9,10 @@ import (
 	"runtime"
 )
 
-// writeAtomic replaces path, a file in dir, with data (mode 0600): a
-// temporary file in dir, fsync, rename over path, fsync of dir. A crash
-// leaves the old file or the new one, never a mix.
-func writeAtomic(dir, path string, data []byte) (err error) {
+// Write replaces path with data, mode 0600: a temporary file in path's
+// folder, fsync, rename over path, fsync of the folder.
+func Write(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {
 		return err
@@ -38,7 +41,8 @@ func writeAtomic(dir, path string, data []byte) (err error) {
 	return syncDir(dir)
 }
 
-// syncDir makes a rename in dir durable. Windows cannot fsync a folder.
+// syncDir makes a rename in dir durable. Windows cannot sync a folder;
+// there the rename is left to the file system's journal.
 func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
