@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,12 +66,8 @@ func newSvcEnv(t *testing.T) *svcEnv {
 		vault: filepath.Join(dir, "vault"), logs: &lockedBuffer{},
 	}
 	s.env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), secretsEnv + "=file"}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = ln.Addr().String()
-	ln.Close()
+	// The first start lets the kernel pick a port; restarts reuse it.
+	s.addr = "127.0.0.1:0"
 	t.Cleanup(func() {
 		if s.serve != nil {
 			s.serve.Process.Kill()
@@ -99,6 +95,11 @@ func (s *svcEnv) start() {
 		s.t.Fatalf("serve: %v; log:\n%s", err, s.logs.String())
 	}
 	s.url = strings.TrimSpace(line)
+	u, err := url.Parse(s.url)
+	if err != nil || u.Host == "" {
+		s.t.Fatalf("serve printed %q, want its URL", line)
+	}
+	s.addr = u.Host
 	s.serve = cmd
 }
 
@@ -128,7 +129,7 @@ func (s *svcEnv) must(stdin string, args ...string) string {
 	s.t.Helper()
 	out, err := s.run(stdin, args...)
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("%v\nlogs:\n%s", err, s.logs.String())
 	}
 	return out
 }
