@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
 )
@@ -192,12 +191,25 @@ func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleInboxChallenge issues the challenge that opens the inbox.
 func (s *Server) handleInboxChallenge(w http.ResponseWriter, r *http.Request) error {
+	return s.issueProof(w, r, KindInbox)
+}
+
+// handlePINChallenge issues a challenge that proves the PIN and does
+// nothing else: a device proves the old PIN before it changes it.
+func (s *Server) handlePINChallenge(w http.ResponseWriter, r *http.Request) error {
+	return s.issueProof(w, r, KindPIN)
+}
+
+// issueProof issues a single-use challenge of kind (KindInbox, KindPIN) to
+// the device of r, valid ChallengeTTL.
+func (s *Server) issueProof(w http.ResponseWriter, r *http.Request, kind string) error {
 	if err := s.limitIP(r); err != nil {
 		return err
 	}
 	now := s.now()
-	var out protocol.InboxChallenge
+	var out protocol.ProofChallenge
 	var result error
 	err := s.store.Update(r.Context(), func(tx Tx) error {
 		d, aerr := s.authDevice(tx, r, false)
@@ -221,8 +233,8 @@ func (s *Server) handleInboxChallenge(w http.ResponseWriter, r *http.Request) er
 		if err != nil {
 			return err
 		}
-		l := Login{ID: id, Username: d.Username, DeviceID: d.ID, Kind: KindInbox, Challenge: c, Status: StatusPending, Created: now, Expires: now.Add(s.cfg.Limits.ChallengeTTL), IP: clientIP(r)}
-		out = protocol.InboxChallenge{ID: id, Challenge: c, ExpiresAt: l.Expires.UTC()}
+		l := Login{ID: id, Username: d.Username, DeviceID: d.ID, Kind: kind, Challenge: c, Status: StatusPending, Created: now, Expires: now.Add(s.cfg.Limits.ChallengeTTL), IP: clientIP(r)}
+		out = protocol.ProofChallenge{ID: id, Challenge: c, ExpiresAt: l.Expires.UTC()}
 		return tx.InsertLogin(l)
 	})
 	if err != nil {
@@ -238,10 +250,47 @@ func (s *Server) handleInboxChallenge(w http.ResponseWriter, r *http.Request) er
 // handleInbox releases the device's sealed deliveries once it answers its
 // inbox challenge, a proof of the PIN that counts toward the lockout.
 func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
+	out := protocol.Inbox{Deliveries: []protocol.Delivery{}}
+	err := s.prove(r, KindInbox, func(tx Tx, d Device, now time.Time) error {
+		ds, err := tx.PendingDeliveries(d.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range ds {
+			out.Deliveries = append(out.Deliveries, protocol.Delivery{ID: x.ID, Kind: x.Kind, Label: x.Label, Sealed: x.Sealed, CreatedAt: x.Created.UTC()})
+			if err := tx.MarkDelivered(x.ID, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handlePINProof checks the answer to a PIN challenge: a proof of the PIN
+// that counts toward the lockout as an inbox proof does, and releases
+// nothing.
+func (s *Server) handlePINProof(w http.ResponseWriter, r *http.Request) error {
+	if err := s.prove(r, KindPIN, nil); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, protocol.Status{Status: "proved"})
+	return nil
+}
+
+// prove checks the answer of r (a protocol.ProofResponse) to a challenge of
+// kind issued to r's device. The challenge is spent either way; a wrong
+// response counts toward the user's lockout, a right one resets it and
+// runs then (when not nil) in the same transaction.
+func (s *Server) prove(r *http.Request, kind string, then func(tx Tx, d Device, now time.Time) error) error {
 	if err := s.limitIP(r); err != nil {
 		return err
 	}
-	var req protocol.InboxRequest
+	var req protocol.ProofResponse
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
@@ -250,7 +299,6 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	var result error
-	out := protocol.Inbox{Deliveries: []protocol.Delivery{}}
 	err := s.store.Update(r.Context(), func(tx Tx) error {
 		d, aerr := s.authDevice(tx, r, false)
 		if aerr != nil {
@@ -258,7 +306,7 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 		l, err := tx.Login(req.ChallengeID)
-		if errors.Is(err, ErrNotFound) || (err == nil && (l.Kind != KindInbox || l.DeviceID != d.ID)) {
+		if errors.Is(err, ErrNotFound) || (err == nil && (l.Kind != kind || l.DeviceID != d.ID)) {
 			result = errf(http.StatusNotFound, protocol.CodeNotFound, "no such challenge")
 			return nil
 		}
@@ -277,31 +325,14 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 			result = errGone
 			return nil
 		}
-		if _, err := ocra.ParseSuite(d.Suite); err != nil {
-			return err
-		}
 		result, err = s.check(tx, &acct, &l, d, l.Challenge, req.Response, now)
-		if err != nil || result != nil {
+		if err != nil || result != nil || then == nil {
 			return err
 		}
-		ds, err := tx.PendingDeliveries(d.ID)
-		if err != nil {
-			return err
-		}
-		for _, x := range ds {
-			out.Deliveries = append(out.Deliveries, protocol.Delivery{ID: x.ID, Kind: x.Kind, Label: x.Label, Sealed: x.Sealed, CreatedAt: x.Created.UTC()})
-			if err := tx.MarkDelivered(x.ID, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		return then(tx, d, now)
 	})
 	if err != nil {
 		return internal(err)
 	}
-	if result != nil {
-		return result
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return result
 }

@@ -189,6 +189,8 @@ func (s *Server) routes() *http.ServeMux {
 	h("POST /api/v1/devices/{id}/approvals", s.handleApproval)
 	h("POST /api/v1/devices/{id}/inbox/challenge", s.handleInboxChallenge)
 	h("POST /api/v1/devices/{id}/inbox", s.handleInbox)
+	h("POST /api/v1/devices/{id}/pin-challenge", s.handlePINChallenge)
+	h("POST /api/v1/devices/{id}/pin-proof", s.handlePINProof)
 	h("POST /api/v1/logins", s.handleLogin)
 	h("POST /api/v1/logins/{id}/response", s.handleResponse)
 	h("GET /api/v1/logins/{id}", s.handleLoginStatus)

@@ -110,6 +110,7 @@ type Device struct {
 const (
 	KindLogin = "login"
 	KindInbox = "inbox"
+	KindPIN   = "pin" // a proof of the PIN alone, before a PIN change
 
 	StatusPending  = "pending"
 	StatusApproved = "approved"
@@ -119,7 +120,7 @@ const (
 )
 
 // Login is one challenge: a relying-party login (with its seamless request
-// when Payload is set) or an inbox proof.
+// when Payload is set), an inbox proof or a PIN proof.
 type Login struct {
 	ID            string
 	Username      string

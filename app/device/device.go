@@ -60,7 +60,7 @@ type Auth struct {
 	mu       sync.Mutex
 	requests map[string]core.Request   // login requests shown, by id
 	retired  map[string]bool           // device ids the service retired
-	released map[string][]app.Delivery // deliveries opened by a PIN change, by user
+	released map[string][]app.Delivery // deliveries opened by an Inbox that then failed, by user
 	sessions map[string]string         // enrollment id -> Session ID, for enrollments by link
 }
 
@@ -310,11 +310,10 @@ func (a *Auth) Remove(_ context.Context, user string) error {
 }
 
 // ChangePIN implements app.Authenticator. Online, the old PIN is proved to
-// the service by opening the inbox; what that releases is kept for the
-// next Inbox.
+// the service with a PIN challenge, which leaves the inbox as it is;
+// offline, the PIN is changed unchecked.
 func (a *Auth) ChangePIN(ctx context.Context, user, old, new string) error {
-	ds, _, err := a.core.ChangePIN(ctx, user, old, new)
-	a.keep(user, ds)
+	_, err := a.core.ChangePIN(ctx, user, old, new, core.ChangeOffline)
 	return mapErr(err)
 }
 

@@ -114,6 +114,21 @@ func (s *service) login() protocol.Login {
 	return l
 }
 
+// pending counts the deliveries that wait at the service for deviceID.
+func (s *service) pending(deviceID string) int {
+	s.t.Helper()
+	var n int
+	err := s.store.View(context.Background(), func(tx portal.Tx) error {
+		ds, err := tx.PendingDeliveries(deviceID)
+		n = len(ds)
+		return err
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
 // newAuth is the adapter over a fresh vault (memory keys, no biometrics)
 // pointed at s.
 func newAuth(t *testing.T, s *service) (*device.Auth, *vault.Vault) {
@@ -122,6 +137,12 @@ func newAuth(t *testing.T, s *service) (*device.Auth, *vault.Vault) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newAuthOver(t, s, v)
+}
+
+// newAuthOver is the adapter over v pointed at s.
+func newAuthOver(t *testing.T, s *service, v *vault.Vault) (*device.Auth, *vault.Vault) {
+	t.Helper()
 	a := device.New(device.Options{
 		Vault: v, Service: s.ts.URL,
 		Client: func(base string) *protocol.Client { return &protocol.Client{BaseURL: base, HTTP: s.ts.Client()} },
@@ -345,6 +366,10 @@ func TestWatchApproveRealService(t *testing.T) {
 	if _, err := auth.Inbox(ctx, "demo", app.Unlock{PIN: "8264"}); !errors.Is(err, app.ErrOffline) {
 		t.Errorf("inbox offline: %v, want ErrOffline", err)
 	}
+	// The app changes a PIN offline unchecked (the command line refuses).
+	if err := auth.ChangePIN(ctx, "demo", "8264", "9173"); err != nil {
+		t.Errorf("change PIN offline: %v, want it changed unconfirmed", err)
+	}
 	wcancel()
 	for range events {
 	}
@@ -352,10 +377,12 @@ func TestWatchApproveRealService(t *testing.T) {
 
 // TestInboxAndChangePINRealService: a temporary password is opened after
 // the PIN is proved; a wrong old PIN is refused by the service and changes
-// nothing; the right one changes it, and responses follow the new PIN.
+// nothing; the right one changes it without touching the inbox (the
+// temporary password issued before stays at the service for the next
+// Inbox), and responses follow the new PIN.
 func TestInboxAndChangePINRealService(t *testing.T) {
 	s := newService(t)
-	auth, _ := newAuth(t, s)
+	auth, v := newAuth(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_, err := auth.StartEnrollment(ctx, "", "demo", "wrong-password", app.SMS)
@@ -381,10 +408,20 @@ func TestInboxAndChangePINRealService(t *testing.T) {
 	if err := auth.ChangePIN(ctx, "demo", "8264", "1111"); !errors.Is(err, app.ErrBadPIN) {
 		t.Fatalf("easy new PIN: %v, want ErrBadPIN", err)
 	}
-	// The right PIN: the proof opens the inbox; its delivery is kept.
+	// The right PIN: the PIN proof leaves the inbox closed; the delivery
+	// waits at the service, and a fresh adapter (which keeps nothing) over
+	// the same vault opens it.
 	if err := auth.ChangePIN(ctx, "demo", "8264", "9173"); err != nil {
 		t.Fatal(err)
 	}
+	vu, err := v.User("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.pending(vu.DeviceID); n != 1 {
+		t.Fatalf("%d deliveries pending at the service after the PIN change, want 1", n)
+	}
+	auth, _ = newAuthOver(t, s, v)
 	ds, err := auth.Inbox(ctx, "demo", app.Unlock{PIN: "9173"})
 	if err != nil {
 		t.Fatal(err)

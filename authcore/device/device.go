@@ -1,7 +1,7 @@
 // Package device is the device side of IB Key as flows: enroll and
 // activate a user into the vault, answer a challenge, listen for signed
 // login requests, approve or deny them with number matching, open the
-// inbox after proving the PIN, and change a PIN confirmed by the service.
+// inbox after proving the PIN, and change a PIN proved to the service.
 // The command line (cmd/ibkey) and the app's adapter (app/device) both
 // drive it, so that the steps and their order live in one place.
 //

@@ -150,10 +150,26 @@ func (d *Device) activate(ctx context.Context, service, enrollmentID, code, sess
 	// Sealed on the device first, then confirmed: the service retires any
 	// other device of the user only now.
 	if err := c.Confirm(ctx, a.DeviceID, token, confirm); err != nil {
-		if rerr := d.Vault.Remove(name); rerr != nil {
-			return vault.User{}, fmt.Errorf("device: confirm: %w (and the unconfirmed user stays: %v)", err, rerr)
-		}
-		return vault.User{}, fmt.Errorf("device: confirm: %w", err)
+		return vault.User{}, &ConfirmError{Err: err, Kept: d.Vault.Remove(name)}
 	}
 	return d.Vault.User(name)
 }
+
+// ConfirmError is the error of [Device.Activate] and
+// [Device.ActivateSession] when the service refused the confirmation or did
+// not answer it: this device is not the user's active one, and the user is
+// removed from the vault again. Kept, when not nil, says why that removal
+// failed (the unconfirmed user stays in the vault).
+type ConfirmError struct {
+	Err  error // the service's answer, or why there was none
+	Kept error
+}
+
+func (e *ConfirmError) Error() string {
+	if e.Kept != nil {
+		return fmt.Sprintf("device: confirm: %v (and the unconfirmed user stays: %v)", e.Err, e.Kept)
+	}
+	return fmt.Sprintf("device: confirm: %v", e.Err)
+}
+
+func (e *ConfirmError) Unwrap() error { return e.Err }

@@ -37,12 +37,7 @@ func (d *Device) Inbox(ctx context.Context, name string, how vault.Unlock) ([]De
 	if err != nil {
 		return nil, err
 	}
-	s, err := d.Vault.Unlock(name, how, d.now())
-	if err != nil {
-		return nil, err
-	}
-	resp, err := s.Respond(ocra.Input{Challenge: ch.Challenge})
-	s.Close()
+	resp, err := d.answer(name, ch.Challenge, how)
 	if err != nil {
 		return nil, err
 	}
@@ -65,39 +60,87 @@ func (d *Device) Inbox(ctx context.Context, name string, how vault.Unlock) ([]De
 	return out, nil
 }
 
+// WhenOffline says what [Device.ChangePIN] does when the service of an
+// enrolled user cannot be reached ([Offline]).
+type WhenOffline int
+
+const (
+	// RefuseOffline changes nothing and returns the error.
+	RefuseOffline WhenOffline = iota
+	// ChangeOffline changes the PIN unchecked; ChangePIN reports it
+	// unconfirmed.
+	ChangeOffline
+)
+
 // ChangePIN re-seals the secret of the user called name under newPIN.
 //
 // The vault cannot tell a wrong old PIN (that is the point of the PIN
 // gate), and a secret re-sealed from a wrong one stays wrong for good. So
 // when the user was enrolled with a service, the old PIN is proved to it
-// first, by answering an inbox challenge: a refusal wraps ErrWrongPIN and
-// changes nothing. When the service cannot be reached ([Offline]) the PIN
-// is changed unconfirmed, and confirmed reports false.
+// first with a PIN challenge, which counts toward the lockout and releases
+// nothing (the inbox is left as it is): a refusal wraps ErrWrongPIN and
+// changes nothing. When the service cannot be reached, offline says what
+// to do. A user that was imported, not enrolled, has no service to prove
+// it to: its PIN is changed unconfirmed.
 //
-// The proof opens the inbox, and the service releases its deliveries only
-// once: they are returned as released, for the caller to show.
-func (d *Device) ChangePIN(ctx context.Context, name, oldPIN, newPIN string) (released []Delivery, confirmed bool, err error) {
+// confirmed reports whether the service accepted the old PIN.
+func (d *Device) ChangePIN(ctx context.Context, name, oldPIN, newPIN string, offline WhenOffline) (confirmed bool, err error) {
 	if err := vault.CheckPIN(newPIN); err != nil {
-		return nil, false, err
+		return false, err
 	}
 	u, err := d.Vault.User(name)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	if !u.Gate.HasPIN() {
-		return nil, false, fmt.Errorf("%w: %q has no PIN to change on this device", vault.ErrNoGate, name)
+		return false, fmt.Errorf("%w: %q has no PIN to change on this device", vault.ErrNoGate, name)
 	}
-	released, err = d.Inbox(ctx, name, vault.Unlock{PIN: oldPIN})
+	err = d.provePIN(ctx, name, vault.Unlock{PIN: oldPIN})
 	switch {
 	case err == nil:
 		confirmed = true
-	case errors.Is(err, ErrNotEnrolled) || Offline(err):
+	case errors.Is(err, ErrNotEnrolled), Offline(err) && offline == ChangeOffline:
 		// Nothing to prove it to: change it unconfirmed.
 	default:
-		return released, false, err
+		return false, err
 	}
 	if err := d.Vault.ChangePIN(name, oldPIN, newPIN, d.rand()); err != nil {
-		return released, confirmed, err
+		return false, err
 	}
-	return released, confirmed, nil
+	return confirmed, nil
+}
+
+// provePIN proves to the service that how opens the secret of the user
+// called name: the secret answers a PIN challenge. A refused response wraps
+// ErrWrongPIN.
+func (d *Device) provePIN(ctx context.Context, name string, how vault.Unlock) error {
+	u, token, _, err := d.enrolled(name)
+	if err != nil {
+		return err
+	}
+	c := d.client(u.Service)
+	ch, err := c.PINChallenge(ctx, u.DeviceID, token)
+	if err != nil {
+		return err
+	}
+	resp, err := d.answer(name, ch.Challenge, how)
+	if err != nil {
+		return err
+	}
+	err = c.ProvePIN(ctx, u.DeviceID, token, protocol.ProofResponse{ChallengeID: ch.ID, Response: resp})
+	if errors.Is(err, protocol.ErrInvalidResponse) {
+		return fmt.Errorf("%w: %w", ErrWrongPIN, err)
+	}
+	return err
+}
+
+// answer opens the secret of the user called name as how says and answers
+// a challenge of the service.
+func (d *Device) answer(name, challenge string, how vault.Unlock) (string, error) {
+	s, err := d.Vault.Unlock(name, how, d.now())
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	return s.Respond(ocra.Input{Challenge: challenge})
 }

@@ -94,6 +94,20 @@ func (c *Client) Inbox(ctx context.Context, deviceID string, token []byte, r Inb
 	return out, err
 }
 
+// PINChallenge asks for a challenge whose response proves the PIN and
+// does nothing else (the inbox stays closed).
+func (c *Client) PINChallenge(ctx context.Context, deviceID string, token []byte) (ProofChallenge, error) {
+	var out ProofChallenge
+	err := c.do(ctx, "POST", devPath(deviceID, "/pin-challenge"), token, struct{}{}, &out)
+	return out, err
+}
+
+// ProvePIN answers a PIN challenge. A wrong response unwraps to
+// ErrInvalidResponse and counts toward the user's lockout.
+func (c *Client) ProvePIN(ctx context.Context, deviceID string, token []byte, r ProofResponse) error {
+	return c.do(ctx, "POST", devPath(deviceID, "/pin-proof"), token, r, &Status{})
+}
+
 func devPath(id, rest string) string { return "/api/v1/devices/" + url.PathEscape(id) + rest }
 
 func (c *Client) do(ctx context.Context, method, path string, token []byte, in, out any) error {

@@ -9,7 +9,9 @@
 // [Client.Confirm]. It then listens with [Client.Events], checks each event
 // with [OpenEvent] against the pinned service key, answers a login request
 // with [ApprovalSession] and [Client.Approve], and reads sealed deliveries
-// with [Client.InboxChallenge], [Client.Inbox] and [Open].
+// with [Client.InboxChallenge], [Client.Inbox] and [Open]. To prove the PIN
+// alone (before changing it) it uses [Client.PINChallenge] and
+// [Client.ProvePIN].
 //
 // The service uses the same derivations: [DeriveSecret], [Seal] and
 // [ApprovalSession]. docs/PROTOCOL.md describes every endpoint.

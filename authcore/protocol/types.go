@@ -159,19 +159,29 @@ type ApprovalRequest struct {
 	Deny      string `json:"deny,omitempty"`
 }
 
-// InboxChallenge is a challenge that proves the PIN before the inbox opens:
-// POST /api/v1/devices/{id}/inbox/challenge.
-type InboxChallenge struct {
+// ProofChallenge is a challenge whose response, made with the user's
+// secret, proves the PIN to the service: single use, until ExpiresAt. The
+// inbox's (POST /api/v1/devices/{id}/inbox/challenge) opens the inbox; a
+// PIN challenge (POST /api/v1/devices/{id}/pin-challenge) proves the PIN
+// and does nothing else.
+type ProofChallenge struct {
 	ID        string    `json:"id"`
 	Challenge string    `json:"challenge"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// InboxRequest answers an inbox challenge: POST /api/v1/devices/{id}/inbox.
-type InboxRequest struct {
+// ProofResponse answers a ProofChallenge: POST /api/v1/devices/{id}/inbox
+// or POST /api/v1/devices/{id}/pin-proof.
+type ProofResponse struct {
 	ChallengeID string `json:"challenge_id"`
 	Response    string `json:"response"`
 }
+
+// The proof that opens the inbox.
+type (
+	InboxChallenge = ProofChallenge
+	InboxRequest   = ProofResponse
+)
 
 // Delivery is one sealed message; open it with Open(deliveryKey, Label, Sealed).
 type Delivery struct {

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha1"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"ibkey/authcore/ocra"
+	"ibkey/authcore/device"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/vault"
 )
@@ -63,13 +60,13 @@ func usersAdd(e *env, args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	c := serviceClient(*service)
+	d := newDevice(v)
 	var enr protocol.Enrollment
 	var code string
 	if *link != "" {
 		// The portal's link: the session stands for the password and the
 		// code, and names the user.
-		enr, err = c.EnrollSession(ctx, *link)
+		enr, err = d.EnrollSession(ctx, *service, *link)
 		if err != nil {
 			return fmt.Errorf("users add: %w", err)
 		}
@@ -91,7 +88,7 @@ func usersAdd(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		enr, err = c.Enroll(ctx, protocol.EnrollRequest{Username: *username, Password: password, Channel: *channel})
+		enr, err = d.Enroll(ctx, *service, *username, password, *channel)
 		if err != nil {
 			return fmt.Errorf("users add: %w", err)
 		}
@@ -105,7 +102,7 @@ func usersAdd(e *env, args []string) error {
 			if code != "" {
 				break
 			}
-			enr, err = c.Resend(ctx, enr.ID, "")
+			enr, err = d.Resend(ctx, *service, enr.ID, "")
 			if err != nil {
 				return fmt.Errorf("users add: resend: %w", err)
 			}
@@ -116,95 +113,30 @@ func usersAdd(e *env, args []string) error {
 	if *card {
 		pinPrompt = "Card PIN: "
 	}
-	pin, err := e.readSecret(pinPrompt)
+	pin, err := e.readNewPIN("users add", pinPrompt, "PIN again: ")
 	if err != nil {
 		return err
 	}
-	again, err := e.readSecret("PIN again: ")
-	if err != nil {
-		return err
+	// authcore/device activates, seals the secret into the vault and only
+	// then confirms, which makes this the user's one active device.
+	p := device.Protection{PIN: pin, Card: *card}
+	var u vault.User
+	if *link != "" {
+		u, err = d.ActivateSession(ctx, *service, enr.ID, enr.Session, *name, p)
+	} else {
+		u, err = d.Activate(ctx, *service, enr.ID, code, *name, p)
 	}
-	if pin != again {
-		return errors.New("users add: the PINs differ")
-	}
-	if err := vault.CheckPIN(pin); err != nil {
-		return fmt.Errorf("users add: %w", err)
-	}
-
-	// Keys: the activation key is ephemeral; the channel token and the
-	// delivery key are kept in the vault under the device-bound key.
-	act, err := protocol.NewActivationKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	delivery, err := protocol.NewActivationKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	token := make([]byte, 32)
-	if _, err := io.ReadFull(rand.Reader, token); err != nil {
-		return err
-	}
-	req := protocol.ActivateRequest{
-		Code: code, Session: enr.Session, PublicKey: act.PublicKey().Bytes(), DeliveryKey: delivery.PublicKey().Bytes(), ChannelToken: token,
-	}
-	if *card {
-		h := sha1.Sum([]byte(pin))
-		req.Card, req.PINHash = true, h[:]
-	}
-	a, err := c.Activate(ctx, enr.ID, req)
-	if err != nil {
-		return fmt.Errorf("users add: %w", err)
-	}
-	if len(a.ServiceKey) != 32 {
-		return errors.New("users add: the service sent no identity key")
-	}
-	suite, err := ocra.ParseSuite(a.Suite)
-	if err != nil {
-		return fmt.Errorf("users add: the service chose suite %q: %w", a.Suite, err)
-	}
-	want := protocol.SuiteIBKey
-	if *card {
-		want = protocol.SuiteDSC
-	}
-	if a.Suite != want {
-		return fmt.Errorf("users add: the service chose suite %q, want %q", a.Suite, want)
-	}
-	secret, err := protocol.DeriveSecret(act, a.ServerKey, req.PublicKey, a.ServerKey, enr.ID, a.Suite, a.DeviceID)
-	act = nil // ephemeral: dropped once the secret is derived
-	if err != nil {
-		return fmt.Errorf("users add: %w", err)
-	}
-	in := ocra.Input{Challenge: a.ConfirmChallenge}
-	if *card {
-		in.PIN = pin
-	}
-	confirm, err := ocra.Generate(suite, secret, in)
-	if err != nil {
-		return fmt.Errorf("users add: %w", err)
-	}
-	nu := vault.NewUser{
-		Name: *name, Account: a.Account, Service: *service, DeviceID: a.DeviceID,
-		ServiceKey: a.ServiceKey, Suite: suite, Secret: secret,
-		ChannelKey: token, DeliveryKey: delivery.Bytes(), Card: *card,
-	}
-	if !*card {
-		nu.PIN = pin
-	}
-	err = v.Add(nu, rand.Reader, time.Now())
-	clear(secret)
-	if err != nil {
-		return fmt.Errorf("users add: %w", err)
-	}
-	// Sealed on the device first, then confirmed: the service makes this
-	// the one active device (retiring any other) only now.
-	if err := c.Confirm(ctx, a.DeviceID, token, confirm); err != nil {
-		if rerr := v.Remove(*name); rerr != nil {
-			fmt.Fprintf(e.stderr, "ibkey: remove the unconfirmed user: %v\n", rerr)
+	var ce *device.ConfirmError
+	if errors.As(err, &ce) {
+		if ce.Kept != nil {
+			fmt.Fprintf(e.stderr, "ibkey: remove the unconfirmed user: %v\n", ce.Kept)
 		}
-		return fmt.Errorf("users add: confirm: %w", err)
+		return fmt.Errorf("users add: confirm: %w", ce.Err)
 	}
-	fmt.Fprintf(e.stdout, "%s\t%s\t%s\n", *name, a.Account, *service)
+	if err != nil {
+		return fmt.Errorf("users add: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "%s\t%s\t%s\n", *name, u.Account, *service)
 	return nil
 }
 

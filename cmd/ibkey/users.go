@@ -18,7 +18,7 @@ import (
 
 func init() {
 	commands["users"] = command{
-		"users list | add --service URL --username U [--channel sms|voice] [--name NAME] | import --name NAME --suite SUITE --key HEX [--gate pin|biometric|pin+biometric] | remove NAME",
+		"users list | add --service URL --username U [--channel sms|voice] [--name NAME] [--card] | add --link LINK | import --name NAME --suite SUITE --key HEX [--gate pin|biometric|pin+biometric] | remove NAME | passwd --user NAME",
 		cmdUsers,
 	}
 	userCommands["add"] = usersAdd // enroll.go
