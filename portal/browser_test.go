@@ -303,3 +303,77 @@ func TestBrowserRealService(t *testing.T) {
 		t.Fatalf("old device: %v", err)
 	}
 }
+
+// TestBrowserTempPassword: the administrator issues a temporary password,
+// the device reads it from its inbox, and the person logs in with it by
+// challenge/response, is made to choose a new one before anything else,
+// then logs in with the new one.
+func TestBrowserTempPassword(t *testing.T) {
+	h := newHarness(t)
+	h.srv.MountWeb(web.Options{}, "")
+	h.addUser("alice", "correct horse")
+	d := h.enroll("alice", "correct horse")
+	temp := h.tempPassword("alice", d)
+	b := newBrowser(t, h.ts.URL)
+
+	b.open("/login")
+	b.credentials("alice", temp, "login")
+	b.answer(d, false)
+	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	if got := b.location(); got != "/login/new-password" {
+		t.Fatalf("at %q", got)
+	}
+	if got := b.text("who"); got != "alice" {
+		t.Fatalf("header names %q", got)
+	}
+
+	// Nothing else until it is changed.
+	for _, path := range []string{"/account", "/stepup?for=device", "/"} {
+		b.open(path)
+		b.do(chromedp.WaitVisible(chromedp.ID("new")))
+		if got := b.location(); got != "/login/new-password" {
+			t.Fatalf("%s went to %q", path, got)
+		}
+	}
+
+	// The two must match.
+	b.do(
+		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new passw0rd"),
+		chromedp.Click(chromedp.ID("save-password")),
+	)
+	if got := b.text("error"); got != "The two passwords are not the same." {
+		t.Fatalf("error %q", got)
+	}
+	b.do(
+		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new password"),
+		chromedp.Click(chromedp.ID("save-password")),
+	)
+	if got := b.text("flash"); got != "Your new password is set." {
+		t.Fatalf("flash %q", got)
+	}
+	if got := b.text("account-user"); got != "alice" {
+		t.Fatalf("logged in as %q", got)
+	}
+	if got := b.location(); got != "/account" {
+		t.Fatalf("at %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS(".who button"))) // log out
+	b.text("flash")
+
+	// The temporary password is spent; the new one logs in.
+	b.credentials("alice", temp, "login")
+	if got := b.text("error"); !strings.Contains(got, "Wrong username or password") {
+		t.Fatalf("the temporary password again: %q", got)
+	}
+	b.open("/login")
+	b.credentials("alice", "a brand new password", "login")
+	b.answer(d, false)
+	if got := b.text("account-user"); got != "alice" {
+		t.Fatalf("logged in with the new password as %q", got)
+	}
+	if got := b.location(); got != "/account" {
+		t.Fatalf("at %q", got)
+	}
+}

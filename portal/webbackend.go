@@ -106,37 +106,44 @@ func (b *WebBackend) StartLogin(ctx context.Context, req web.LoginRequest) (web.
 	return web.Login{ID: l.ID, Username: req.Username, Challenge: l.Challenge, ExpiresAt: l.ExpiresAt, Push: l.Push, Number: l.Number}, nil
 }
 
-// Respond implements web.Backend.
-func (b *WebBackend) Respond(ctx context.Context, loginID, response string) error {
+// Respond implements web.Backend: an approved login also says whether its
+// password is a temporary one (GET /api/v1/logins/{id}).
+func (b *WebBackend) Respond(ctx context.Context, loginID, response string) (web.LoginState, error) {
 	if !b.s.ipLimit.allow(fromCtx(ctx).ip, b.s.now()) {
-		return web.ErrRateLimited
+		return web.LoginState{}, web.ErrRateLimited
 	}
 	if err := b.s.respond(ctx, loginID, response); err != nil {
-		var username string
-		if errors.Is(err, errLocked) {
-			b.s.store.View(ctx, func(tx Tx) error {
-				l, err := tx.Login(loginID)
-				username = l.Username
-				return err
-			})
-		}
-		return b.webError(ctx, err, username)
+		return web.LoginState{}, b.loginError(ctx, err, loginID)
 	}
-	return nil
+	return b.Status(ctx, loginID)
+}
+
+// loginError is webError for an error about login id, whose username a
+// LockedError needs.
+func (b *WebBackend) loginError(ctx context.Context, err error, loginID string) error {
+	var username string
+	if errors.Is(err, errLocked) {
+		b.s.store.View(ctx, func(tx Tx) error {
+			l, err := tx.Login(loginID)
+			username = l.Username
+			return err
+		})
+	}
+	return b.webError(ctx, err, username)
 }
 
 // Status implements web.Backend.
-func (b *WebBackend) Status(ctx context.Context, loginID string) (web.Status, error) {
+func (b *WebBackend) Status(ctx context.Context, loginID string) (web.LoginState, error) {
 	st, err := b.s.loginStatus(ctx, loginID)
 	if err != nil {
-		return "", b.webError(ctx, err, "")
+		return web.LoginState{}, b.webError(ctx, err, "")
 	}
-	return web.Status(st.Status), nil
+	return web.LoginState{Status: web.Status(st.Status), PasswordChangeRequired: st.PasswordChangeRequired}, nil
 }
 
-// ChangePassword implements web.Backend: 8 to 1024 characters, not the
-// username.
-func (b *WebBackend) ChangePassword(ctx context.Context, username, newPassword string) error {
+// passwordPolicy is the portal's rule for a new password: 8 to 1024
+// characters, not the username.
+func passwordPolicy(username, newPassword string) error {
 	switch {
 	case len(newPassword) < 8:
 		return &web.PasswordError{Reason: "Use at least 8 characters."}
@@ -144,6 +151,40 @@ func (b *WebBackend) ChangePassword(ctx context.Context, username, newPassword s
 		return &web.PasswordError{Reason: "Use at most 1024 characters."}
 	case strings.EqualFold(newPassword, username):
 		return &web.PasswordError{Reason: "Your password cannot be your username."}
+	}
+	return nil
+}
+
+// SetLoginPassword implements web.Backend: the password change of POST
+// /api/v1/logins/{id}/password (after a login approved with a temporary
+// password, within its challenge's lifetime), with the policy of
+// ChangePassword and the per-address rate limit of the API.
+func (b *WebBackend) SetLoginPassword(ctx context.Context, loginID, newPassword string) error {
+	if !b.s.ipLimit.allow(fromCtx(ctx).ip, b.s.now()) {
+		return web.ErrRateLimited
+	}
+	username, err := b.s.loginUsername(ctx, loginID)
+	if err != nil {
+		return b.webError(ctx, err, "")
+	}
+	if err := passwordPolicy(username, newPassword); err != nil {
+		return err
+	}
+	err = b.s.setTempPassword(ctx, loginID, newPassword)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errNoChangePending):
+		return web.ErrNoChangePending
+	}
+	return b.loginError(ctx, err, loginID)
+}
+
+// ChangePassword implements web.Backend: 8 to 1024 characters, not the
+// username.
+func (b *WebBackend) ChangePassword(ctx context.Context, username, newPassword string) error {
+	if err := passwordPolicy(username, newPassword); err != nil {
+		return err
 	}
 	hash, err := HashPassword(b.s.rand, newPassword, b.s.cfg.Argon2)
 	if err != nil {

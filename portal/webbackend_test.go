@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ibkey/authcore/protocol"
+	"ibkey/authcore/verifier"
 	"ibkey/portal/web"
 )
 
@@ -56,33 +57,33 @@ func TestWebBackendErrors(t *testing.T) {
 	if ev.Context.App != "Client Portal: add a device" || ev.Context.IP != "192.0.2.7" || ev.Context.Browser != "test browser" {
 		t.Fatalf("push context %+v", ev.Context)
 	}
-	if st, err := b.Status(ctx, l.ID); err != nil || st != web.StatusPending {
-		t.Fatalf("Status: %s %v", st, err)
+	if st, err := b.Status(ctx, l.ID); err != nil || st.Status != web.StatusPending {
+		t.Fatalf("Status: %+v %v", st, err)
 	}
 	if _, err := b.Status(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
 		t.Fatalf("Status of no login: %v", err)
 	}
-	if err := b.Respond(ctx, "nope", "12345678"); !errors.Is(err, web.ErrNotFound) {
+	if _, err := b.Respond(ctx, "nope", "12345678"); !errors.Is(err, web.ErrNotFound) {
 		t.Fatalf("Respond to no login: %v", err)
 	}
-	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); err != nil {
-		t.Fatalf("Respond: %v", err)
+	if st, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); err != nil || st != (web.LoginState{Status: web.StatusApproved}) {
+		t.Fatalf("Respond: %+v %v", st, err)
 	}
-	if st, _ := b.Status(ctx, l.ID); st != web.StatusApproved {
-		t.Fatalf("Status after the response: %s", st)
+	if st, _ := b.Status(ctx, l.ID); st.Status != web.StatusApproved || st.PasswordChangeRequired {
+		t.Fatalf("Status after the response: %+v", st)
 	}
-	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrSpent) {
+	if _, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrSpent) {
 		t.Fatalf("Respond again: %v", err)
 	}
 
 	// Expired.
 	l, _ = b.StartLogin(ctx, req("alice", "correct horse"))
 	h.clock.Add(3*time.Minute + time.Second)
-	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrExpired) {
+	if _, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrExpired) {
 		t.Fatalf("Respond late: %v", err)
 	}
-	if st, _ := b.Status(ctx, l.ID); st != web.StatusExpired {
-		t.Fatalf("Status late: %s", st)
+	if st, _ := b.Status(ctx, l.ID); st.Status != web.StatusExpired {
+		t.Fatalf("Status late: %+v", st)
 	}
 
 	// Wrong responses count down, then lock.
@@ -91,7 +92,7 @@ func TestWebBackendErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = b.Respond(ctx, l.ID, wrong(d.respond(t, l.Challenge)))
+		_, err = b.Respond(ctx, l.ID, wrong(d.respond(t, l.Challenge)))
 		var bre *web.BadResponseError
 		if !errors.As(err, &bre) || bre.AttemptsLeft != left {
 			t.Fatalf("wrong response with %d left: %v", left, err)
@@ -101,7 +102,7 @@ func TestWebBackendErrors(t *testing.T) {
 	if _, err := b.StartLogin(ctx, req("alice", "correct horse")); !errors.As(err, &le) || !le.Until.Equal(h.clock.Now().Add(15*time.Minute)) {
 		t.Fatalf("locked StartLogin: %v", err)
 	}
-	if err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.As(err, &le) || le.Until.IsZero() {
+	if _, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.As(err, &le) || le.Until.IsZero() {
 		t.Fatalf("locked Respond: %v", err)
 	}
 	if _, err := b.StartDeviceEnrollment(ctx, "alice"); !errors.As(err, &le) {
@@ -267,5 +268,113 @@ func TestDevOutboxPublic(t *testing.T) {
 		if want := map[bool]int{false: 404, true: 200}[public]; w.Code != want {
 			t.Errorf("public=%v: %d, want %d", public, w.Code, want)
 		}
+	}
+}
+
+// tempPassword issues a temporary password to username as `ibkey admin
+// temp-password` does, and returns it as device d reads it from its inbox
+// (a PIN proof, then the sealed delivery opened with its delivery key).
+func (h *harness) tempPassword(username string, d *device) string {
+	h.t.Helper()
+	ctx := context.Background()
+	id, err := h.srv.IssueTempPassword(ctx, username)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ch, err := h.client.InboxChallenge(ctx, d.id, d.token)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	box, err := h.client.Inbox(ctx, d.id, d.token, protocol.InboxRequest{ChallengeID: ch.ID, Response: d.respond(h.t, ch.Challenge)})
+	if err != nil || len(box.Deliveries) != 1 || box.Deliveries[0].ID != id {
+		h.t.Fatalf("inbox %+v %v", box, err)
+	}
+	dl := box.Deliveries[0]
+	pw, err := protocol.Open(d.delivery.Bytes(), verifier.DeliveryLabel(dl.Kind, dl.ID, d.id), dl.Sealed)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(pw)
+}
+
+// TestWebBackendTempPassword: a login approved with a temporary password
+// says so, and SetLoginPassword follows POST /api/v1/logins/{id}/password
+// with the portal's password policy.
+func TestWebBackendTempPassword(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("margaret", "correct horse")
+	d := h.enroll("margaret", "correct horse")
+	b := NewWebBackend(h.srv, "")
+	ctx := context.WithValue(context.Background(), webReqKey{}, webReq{ip: "192.0.2.7"})
+	req := func(pw string) web.LoginRequest {
+		return web.LoginRequest{Username: "margaret", Password: pw, Purpose: web.PurposeLogin, IP: "192.0.2.7"}
+	}
+	approve := func(pw string) web.Login {
+		t.Helper()
+		l, err := b.StartLogin(ctx, req(pw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); !errors.Is(err, web.ErrNoChangePending) {
+			t.Fatalf("SetLoginPassword before the approval: %v", err)
+		}
+		st, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge))
+		if err != nil || st != (web.LoginState{Status: web.StatusApproved, PasswordChangeRequired: true}) {
+			t.Fatalf("Respond with a temporary password: %+v %v", st, err)
+		}
+		if st, err := b.Status(ctx, l.ID); err != nil || !st.PasswordChangeRequired {
+			t.Fatalf("Status: %+v %v", st, err)
+		}
+		return l
+	}
+
+	temp := h.tempPassword("margaret", d)
+	if err := b.SetLoginPassword(ctx, "nope", "a new long password"); !errors.Is(err, web.ErrNotFound) {
+		t.Fatalf("SetLoginPassword of no login: %v", err)
+	}
+	l := approve(temp)
+	var pe *web.PasswordError
+	for _, pw := range []string{"short", "Margaret", strings.Repeat("x", 1025)} {
+		if err := b.SetLoginPassword(ctx, l.ID, pw); !errors.As(err, &pe) || !errors.Is(err, web.ErrWeakPassword) {
+			t.Errorf("SetLoginPassword(%q): %v", pw, err)
+		}
+	}
+	if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := b.Status(ctx, l.ID); st.PasswordChangeRequired {
+		t.Fatal("still required after the change")
+	}
+	if err := b.SetLoginPassword(ctx, l.ID, "yet another password"); !errors.Is(err, web.ErrNoChangePending) {
+		t.Fatalf("SetLoginPassword again: %v", err)
+	}
+	if _, err := b.StartLogin(ctx, req(temp)); !errors.Is(err, web.ErrBadCredentials) {
+		t.Fatalf("the temporary password after the change: %v", err)
+	}
+	if _, err := b.StartLogin(ctx, req("a new long password")); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+
+	// Too late: the login's challenge has expired.
+	l = approve(h.tempPassword("margaret", d))
+	h.clock.Add(3*time.Minute + time.Second)
+	if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); !errors.Is(err, web.ErrNoChangePending) {
+		t.Fatalf("SetLoginPassword late: %v", err)
+	}
+
+	// Locked meanwhile.
+	l = approve(h.tempPassword("margaret", d))
+	until := h.clock.Now().Add(10 * time.Minute)
+	h.store.Update(ctx, func(tx Tx) error {
+		a, err := tx.Account("margaret")
+		if err != nil {
+			return err
+		}
+		a.Lockout.LockedUntil = until
+		return tx.UpdateAccount(a)
+	})
+	var le *web.LockedError
+	if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); !errors.As(err, &le) || !le.Until.Equal(until) {
+		t.Fatalf("SetLoginPassword locked: %v", err)
 	}
 }

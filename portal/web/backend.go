@@ -25,14 +25,25 @@ type Backend interface {
 	StartLogin(ctx context.Context, req LoginRequest) (Login, error)
 
 	// Respond checks the response string to a login's challenge. A nil
-	// error means the login is approved. A wrong response spends the
-	// challenge. Errors: ErrBadResponse (as a *BadResponseError with the
-	// attempts left), ErrExpired, ErrSpent, ErrNotFound, ErrLocked.
-	Respond(ctx context.Context, loginID, response string) error
+	// error means the login is approved (the state's Status is
+	// StatusApproved), possibly with PasswordChangeRequired. A wrong
+	// response spends the challenge. Errors: ErrBadResponse (as a
+	// *BadResponseError with the attempts left), ErrExpired, ErrSpent,
+	// ErrNotFound, ErrLocked.
+	Respond(ctx context.Context, loginID, response string) (LoginState, error)
 
 	// Status reports where a login stands; the page polls it while the
 	// person approves on the phone. Errors: ErrNotFound.
-	Status(ctx context.Context, loginID string) (Status, error)
+	Status(ctx context.Context, loginID string) (LoginState, error)
+
+	// SetLoginPassword sets a new password after login loginID was
+	// approved with a temporary password (PasswordChangeRequired), while
+	// the login is still fresh: the person has just proved both factors,
+	// so no step-up is asked. Errors: ErrWeakPassword (as a *PasswordError
+	// with a reason for people), ErrNoChangePending (not approved, not a
+	// temporary password, already changed, or too late), ErrNotFound,
+	// ErrLocked, ErrRateLimited.
+	SetLoginPassword(ctx context.Context, loginID, newPassword string) error
 
 	// ChangePassword sets a new password for username, whom the portal has
 	// just verified again (step-up). Errors: ErrWeakPassword (as a
@@ -98,6 +109,16 @@ const (
 	StatusFailed   Status = "failed"
 )
 
+// LoginState is where a login stands.
+type LoginState struct {
+	Status Status
+	// PasswordChangeRequired says that the login is approved and the
+	// account's password is a temporary one (ibkey admin temp-password):
+	// the person must choose a new one, with SetLoginPassword, before
+	// anything else.
+	PasswordChangeRequired bool
+}
+
 // Channel is how an activation code is sent.
 type Channel string
 
@@ -126,16 +147,17 @@ type Message struct {
 
 // The expected outcomes of Backend calls.
 var (
-	ErrBadCredentials = errors.New("web: wrong username or password")
-	ErrLocked         = errors.New("web: account locked")
-	ErrRateLimited    = errors.New("web: too many attempts")
-	ErrNoDevice       = errors.New("web: no active device")
-	ErrBadResponse    = errors.New("web: wrong response")
-	ErrExpired        = errors.New("web: challenge expired")
-	ErrSpent          = errors.New("web: challenge already used")
-	ErrNotFound       = errors.New("web: no such login")
-	ErrNoEnrollment   = errors.New("web: no enrollment waiting for a code")
-	ErrWeakPassword   = errors.New("web: password refused")
+	ErrBadCredentials  = errors.New("web: wrong username or password")
+	ErrLocked          = errors.New("web: account locked")
+	ErrRateLimited     = errors.New("web: too many attempts")
+	ErrNoDevice        = errors.New("web: no active device")
+	ErrBadResponse     = errors.New("web: wrong response")
+	ErrExpired         = errors.New("web: challenge expired")
+	ErrSpent           = errors.New("web: challenge already used")
+	ErrNotFound        = errors.New("web: no such login")
+	ErrNoEnrollment    = errors.New("web: no enrollment waiting for a code")
+	ErrWeakPassword    = errors.New("web: password refused")
+	ErrNoChangePending = errors.New("web: no password change pending for this login")
 )
 
 // LockedError says until when an account is locked. It unwraps to ErrLocked.

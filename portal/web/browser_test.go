@@ -455,3 +455,46 @@ func TestBrowserResendAndOutbox(t *testing.T) {
 	}
 	b.shot("outbox")
 }
+
+// TestBrowserNewPassword logs in with a temporary password: the portal
+// makes the person choose a new one before anything else.
+func TestBrowserNewPassword(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.fake.setTemporary("alice", aliceTemp)
+	b := newBrowser(t, e)
+	b.open("/login")
+	b.credentials("alice", aliceTemp, "login")
+	b.answer(aliceKey, false)
+	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	if got := b.location(); got != "/login/new-password" {
+		t.Fatalf("at %q", got)
+	}
+	b.shot("new-password")
+	b.open("/account")
+	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	if got := b.location(); got != "/login/new-password" {
+		t.Fatalf("the account page went to %q", got)
+	}
+	b.do(
+		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new passw0rd"),
+		chromedp.Click(chromedp.ID("save-password")),
+	)
+	if got := b.text("error"); got != "The two passwords are not the same." {
+		t.Fatalf("error %q", got)
+	}
+	b.do(
+		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new password"),
+		chromedp.Click(chromedp.ID("save-password")),
+	)
+	if got := b.text("flash"); got != "Your new password is set." {
+		t.Fatalf("flash %q", got)
+	}
+	if got := b.location(); got != "/account" {
+		t.Fatalf("at %q", got)
+	}
+	if got := e.fake.password("alice"); got != "a brand new password" {
+		t.Fatalf("password %q", got)
+	}
+}

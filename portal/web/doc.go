@@ -27,6 +27,10 @@
 // task for a few minutes ([Options].StepUp). Adding a device shows a QR code
 // of the enrollment link and the same as a typed Session ID.
 //
+// A login approved while the password is a temporary one (an administrator
+// issued it, sealed to the device) leads to "Choose a new password" and
+// nowhere else until it is set: the session is logged in only then.
+//
 // "Didn't receive a security code?" sends the activation code of a pending
 // enrollment again, by SMS or by voice; it asks for the password, since the
 // person has no device to log in with yet. The developer outbox page

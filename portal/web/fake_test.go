@@ -49,6 +49,7 @@ type fakeUser struct {
 	fails       int
 	lockedUntil time.Time
 	enrolling   bool // an enrollment waits for its activation code
+	mustChange  bool // the password is a temporary one
 }
 
 type fakeLogin struct {
@@ -78,6 +79,8 @@ type Fake struct {
 	// StartErr, when set, is what StartLogin returns (rate limit, faults).
 	StartErr error
 	Requests []LoginRequest // every StartLogin request, in order
+	// SetLoginPasswordCalls counts the calls of SetLoginPassword.
+	SetLoginPasswordCalls int
 }
 
 func newFake(now func() time.Time) *Fake {
@@ -143,9 +146,22 @@ func (f *Fake) lockedErr(u *fakeUser, now time.Time) error {
 	return nil
 }
 
-func (f *Fake) Respond(ctx context.Context, id, response string) error {
+func (f *Fake) Respond(ctx context.Context, id, response string) (LoginState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.respond(id, response); err != nil {
+		return LoginState{}, err
+	}
+	return f.state(f.logins[id]), nil
+}
+
+// state is the LoginState of l: an approved login of an account with a
+// temporary password must change it.
+func (f *Fake) state(l *fakeLogin) LoginState {
+	return LoginState{Status: l.status, PasswordChangeRequired: l.status == StatusApproved && f.user(l.Username).mustChange}
+}
+
+func (f *Fake) respond(id, response string) error {
 	l := f.logins[id]
 	if l == nil {
 		return ErrNotFound
@@ -183,17 +199,42 @@ func (f *Fake) Respond(ctx context.Context, id, response string) error {
 	}
 }
 
-func (f *Fake) Status(ctx context.Context, id string) (Status, error) {
+func (f *Fake) Status(ctx context.Context, id string) (LoginState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.logins[id]
 	if l == nil {
-		return "", ErrNotFound
+		return LoginState{}, ErrNotFound
 	}
 	if l.status == StatusPending && !f.now().Before(l.ExpiresAt) {
 		l.status = StatusExpired
 	}
-	return l.status, nil
+	return f.state(l), nil
+}
+
+// SetLoginPassword follows the service: only after an approved login of an
+// account with a temporary password, before the login's challenge expires.
+func (f *Fake) SetLoginPassword(ctx context.Context, id, pw string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.SetLoginPasswordCalls++
+	l := f.logins[id]
+	if l == nil {
+		return ErrNotFound
+	}
+	u := f.user(l.Username)
+	now := f.now()
+	if err := f.lockedErr(u, now); err != nil {
+		return err
+	}
+	if l.status != StatusApproved || !u.mustChange || !now.Before(l.ExpiresAt) {
+		return ErrNoChangePending
+	}
+	if strings.EqualFold(pw, "password123") {
+		return &PasswordError{Reason: "That password is on a list of common passwords. Choose another."}
+	}
+	u.password, u.mustChange = pw, false
+	return nil
 }
 
 func (f *Fake) ChangePassword(ctx context.Context, username, pw string) error {
@@ -209,7 +250,7 @@ func (f *Fake) ChangePassword(ctx context.Context, username, pw string) error {
 	if strings.EqualFold(pw, "password123") {
 		return &PasswordError{Reason: "That password is on a list of common passwords. Choose another."}
 	}
-	u.password = pw
+	u.password, u.mustChange = pw, false
 	return nil
 }
 
@@ -300,6 +341,21 @@ func (f *Fake) Deny(id string) {
 	if l := f.logins[id]; l != nil && l.status == StatusPending {
 		l.status = StatusDenied
 	}
+}
+
+// setTemporary gives username a temporary password, as
+// `ibkey admin temp-password` does: it must be changed at the next login.
+func (f *Fake) setTemporary(username, pw string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.user(username)
+	u.password, u.mustChange = pw, true
+}
+
+func (f *Fake) mustChange(username string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.user(username).mustChange
 }
 
 func (f *Fake) setEnrolling(username string) {

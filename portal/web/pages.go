@@ -96,7 +96,7 @@ func (h *handler) locked(q *request, err error) {
 		h.clearCookie(q.w)
 		q.s = session{}
 	} else {
-		q.s.pending, q.s.stepUp = nil, nil
+		q.s.pending, q.s.stepUp, q.s.forced = nil, nil, nil
 		h.sessions.save(q.s)
 	}
 	h.render(q, http.StatusLocked, "locked", v)
@@ -190,10 +190,10 @@ func (h *handler) verifySubmit(q *request) {
 		h.render(q, http.StatusBadRequest, "verify", v)
 		return
 	}
-	err := h.b.Respond(q.r.Context(), p.ID, resp)
+	st, err := h.b.Respond(q.r.Context(), p.ID, resp)
 	switch {
 	case err == nil:
-		h.approved(q, p)
+		h.approved(q, p, st.PasswordChangeRequired)
 	case errors.Is(err, ErrBadResponse):
 		q.s.pending = nil
 		msg := "That response was wrong, and the challenge is now used up. Start again."
@@ -236,9 +236,9 @@ func (h *handler) verifyContinue(q *request) {
 		h.fault(q.w, q.r, err)
 		return
 	}
-	switch st {
+	switch st.Status {
 	case StatusApproved:
-		h.approved(q, p)
+		h.approved(q, p, st.PasswordChangeRequired)
 	case StatusPending:
 		h.redirect(q, "/login/verify", &flash{Text: "Not approved yet. Approve on your phone, or enter the response string."})
 	case StatusDenied:
@@ -253,18 +253,33 @@ func (h *handler) verifyContinue(q *request) {
 }
 
 // approved finishes a login or a step-up whose second factor checked out.
-// Either way the session gets a new id and CSRF token.
-func (h *handler) approved(q *request, p *pendingLogin) {
+// Either way the session gets a new id and CSRF token. When the password
+// is a temporary one (mustChange), the session is not logged in yet: it
+// must choose a new password first.
+func (h *handler) approved(q *request, p *pendingLogin, mustChange bool) {
 	now := h.now()
 	q.s.pending = nil
+	if p.Purpose != PurposeLogin && !strings.EqualFold(p.Username, q.s.user) {
+		h.fault(q.w, q.r, fmt.Errorf("web: step-up for %q in the session of %q", p.Username, q.s.user))
+		return
+	}
+	if mustChange {
+		q.s.user, q.s.stepUp, q.s.enroll = "", nil, nil
+		q.s.forced = &forcedChange{loginID: p.ID, username: p.Username, until: p.ExpiresAt}
+		s, id, err := h.sessions.rotate(q.s, now)
+		if err != nil {
+			h.fault(q.w, q.r, err)
+			return
+		}
+		h.setCookie(q.w, id)
+		q.s = s
+		h.redirect(q, "/login/new-password", nil)
+		return
+	}
 	if p.Purpose == PurposeLogin {
 		q.s.user, q.s.loginAt = p.Username, now
 		q.s.stepUp, q.s.enroll = nil, nil
 	} else {
-		if !strings.EqualFold(p.Username, q.s.user) {
-			h.fault(q.w, q.r, fmt.Errorf("web: step-up for %q in the session of %q", p.Username, q.s.user))
-			return
-		}
 		q.s.stepUp = &stepUp{purpose: p.Purpose, until: now.Add(h.opt.StepUp)}
 	}
 	s, id, err := h.sessions.rotate(q.s, now)
@@ -300,7 +315,7 @@ func (h *handler) status(q *request) {
 				writeJSON(q.w, http.StatusInternalServerError, map[string]string{"error": "internal"})
 				return
 			default:
-				st = string(s)
+				st = string(s.Status)
 			}
 		}
 	}
@@ -429,27 +444,122 @@ func (h *handler) passwordSubmit(q *request) {
 	again := func(status int, msg string) {
 		h.render(q, status, "password", view{Title: "Change your password", MinPassword: minNewPassword, Error: msg})
 	}
-	switch {
-	case pw != confirm:
-		again(http.StatusBadRequest, "The two passwords are not the same.")
-		return
-	case len([]rune(pw)) < minNewPassword:
-		again(http.StatusBadRequest, fmt.Sprintf("Use at least %d characters.", minNewPassword))
-		return
-	case len(pw) > maxPassword:
-		again(http.StatusBadRequest, "That password is too long.")
+	if msg := newPasswordProblem(pw, confirm); msg != "" {
+		again(http.StatusBadRequest, msg)
 		return
 	}
 	err := h.b.ChangePassword(q.r.Context(), q.s.user, pw)
-	var pe *PasswordError
 	switch {
 	case err == nil:
 		q.s.stepUp = nil
 		h.redirect(q, "/account", &flash{Text: "Your password was changed."})
-	case errors.As(err, &pe):
-		again(http.StatusBadRequest, pe.Reason)
 	case errors.Is(err, ErrWeakPassword):
-		again(http.StatusBadRequest, "That password is too easy to guess. Choose another.")
+		again(http.StatusBadRequest, passwordRefusal(err))
+	case errors.Is(err, ErrLocked):
+		h.locked(q, err)
+	default:
+		h.fault(q.w, q.r, err)
+	}
+}
+
+// newPasswordProblem checks a new password and its confirmation as the
+// forms do before the Backend sees them, and says what is wrong, if
+// anything.
+func newPasswordProblem(pw, confirm string) string {
+	switch {
+	case pw != confirm:
+		return "The two passwords are not the same."
+	case len([]rune(pw)) < minNewPassword:
+		return fmt.Sprintf("Use at least %d characters.", minNewPassword)
+	case len(pw) > maxPassword:
+		return "That password is too long."
+	}
+	return ""
+}
+
+// passwordRefusal is what the page says of an ErrWeakPassword.
+func passwordRefusal(err error) string {
+	var pe *PasswordError
+	if errors.As(err, &pe) && pe.Reason != "" {
+		return pe.Reason
+	}
+	return "That password is too easy to guess. Choose another."
+}
+
+// --- a temporary password: choose a new one at login ---
+
+// forcedChange returns the session's pending change of a temporary
+// password; ok is false when the caller has been redirected (no change
+// pending, or its time ran out).
+func (h *handler) forcedChange(q *request) (*forcedChange, bool) {
+	f := q.s.forced
+	if f == nil {
+		h.home(q)
+		return nil, false
+	}
+	if !h.now().Before(f.until) {
+		h.forcedExpired(q)
+		return nil, false
+	}
+	return f, true
+}
+
+// forcedExpired ends a change of a temporary password that the service no
+// longer takes: the person logs in again with the temporary password.
+func (h *handler) forcedExpired(q *request) {
+	q.s.forced = nil
+	h.redirect(q, "/login", &flash{Error: true, Text: "The time to choose a new password ran out. " +
+		"Log in again with your temporary password, then choose a new one."})
+}
+
+func (h *handler) newPasswordView(f *forcedChange, msg string) view {
+	return view{Title: "Choose a new password", MinPassword: minNewPassword, Deadline: f.until, Error: msg}
+}
+
+func (h *handler) newPasswordPage(q *request) {
+	f, ok := h.forcedChange(q)
+	if !ok {
+		return
+	}
+	h.render(q, http.StatusOK, "newpassword", h.newPasswordView(f, ""))
+}
+
+// newPasswordSubmit sets the new password through the approved login, with
+// the rules and errors of the change password page, then logs the session
+// in. No step-up: the person has just proved both factors.
+func (h *handler) newPasswordSubmit(q *request) {
+	f, ok := h.forcedChange(q)
+	if !ok {
+		return
+	}
+	pw, confirm := q.r.PostForm.Get("new"), q.r.PostForm.Get("confirm")
+	again := func(status int, msg string) {
+		h.render(q, status, "newpassword", h.newPasswordView(f, msg))
+	}
+	if msg := newPasswordProblem(pw, confirm); msg != "" {
+		again(http.StatusBadRequest, msg)
+		return
+	}
+	err := h.b.SetLoginPassword(q.r.Context(), f.loginID, pw)
+	switch {
+	case err == nil:
+		now := h.now()
+		q.s.forced = nil
+		q.s.user, q.s.loginAt = f.username, now
+		s, id, err := h.sessions.rotate(q.s, now)
+		if err != nil {
+			h.fault(q.w, q.r, err)
+			return
+		}
+		h.setCookie(q.w, id)
+		q.s = s
+		h.redirect(q, "/account", &flash{Text: "Your new password is set."})
+	case errors.Is(err, ErrWeakPassword):
+		again(http.StatusBadRequest, passwordRefusal(err))
+	case errors.Is(err, ErrNoChangePending), errors.Is(err, ErrNotFound):
+		h.forcedExpired(q)
+	case errors.Is(err, ErrRateLimited):
+		again(http.StatusTooManyRequests, "Too many attempts. Wait a minute, then try again.")
 	case errors.Is(err, ErrLocked):
 		h.locked(q, err)
 	default:

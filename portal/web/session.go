@@ -21,6 +21,7 @@ type session struct {
 	loginAt time.Time // when user logged in
 
 	pending *pendingLogin // a login or step-up waiting for its second factor
+	forced  *forcedChange // an approved login that must choose a new password first
 	stepUp  *stepUp       // a fresh step-up, for one task
 	enroll  *Enrollment   // the device enrollment shown on the Add device page
 	flash   *flash        // a message for the next page
@@ -30,6 +31,15 @@ type session struct {
 type pendingLogin struct {
 	Login
 	Purpose Purpose
+}
+
+// forcedChange is a login approved with a temporary password. Until the
+// person chooses a new one the session is not logged in (user is empty):
+// every page but the new password page and logging out leads there.
+type forcedChange struct {
+	loginID  string
+	username string
+	until    time.Time // the service takes the new password until then
 }
 
 // stepUp is a re-verification that allows one sensitive task until a time.

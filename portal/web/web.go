@@ -85,6 +85,8 @@ type handler struct {
 //	POST /login/verify        the response string
 //	GET  /login/status        JSON {"status": ...} for the page's script
 //	POST /login/continue      after the push was answered
+//	GET  /login/new-password  choose a new password after logging in with a
+//	POST                      temporary one; until then every page leads here
 //	GET  /account             the logged-in page
 //	POST /logout
 //	GET  /stepup?for=...      step-up before a sensitive task; POST /stepup
@@ -146,6 +148,8 @@ func (h *handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /login/verify", h.form(h.verifySubmit))
 	m.HandleFunc("GET /login/status", h.page(h.status))
 	m.HandleFunc("POST /login/continue", h.form(h.verifyContinue))
+	m.HandleFunc("GET /login/new-password", h.page(h.newPasswordPage))
+	m.HandleFunc("POST /login/new-password", h.form(h.newPasswordSubmit))
 	m.HandleFunc("GET /account", h.page(h.auth(h.account)))
 	m.HandleFunc("POST /logout", h.form(h.logout))
 	m.HandleFunc("GET /stepup", h.page(h.auth(h.stepUpPage)))
@@ -215,7 +219,11 @@ func (h *handler) page(fn func(*request)) http.HandlerFunc {
 			}
 			h.setCookie(w, id)
 		}
-		fn(&request{w: w, r: r, s: s})
+		q := &request{w: w, r: r, s: s}
+		if h.mustChange(q) {
+			return
+		}
+		fn(q)
 	}
 }
 
@@ -249,8 +257,27 @@ func (h *handler) form(fn func(*request)) http.HandlerFunc {
 				"The page was open too long or came from elsewhere. Go back to the login page and start again.")
 			return
 		}
-		fn(&request{w: w, r: r, s: s})
+		q := &request{w: w, r: r, s: s}
+		if h.mustChange(q) {
+			return
+		}
+		fn(q)
 	}
+}
+
+// mustChange sends a session that must choose a new password (a login
+// approved with a temporary password) to the new password page from
+// anywhere but that page and logging out, and reports whether it did.
+func (h *handler) mustChange(q *request) bool {
+	if q.s.forced == nil {
+		return false
+	}
+	switch q.r.URL.Path {
+	case "/login/new-password", "/logout":
+		return false
+	}
+	http.Redirect(q.w, q.r, "/login/new-password", http.StatusSeeOther)
+	return true
 }
 
 // sameOrigin refuses a request whose Origin (sent by browsers on POST) is
@@ -351,6 +378,7 @@ type view struct {
 	LockedUntil time.Time
 	Now         time.Time
 	MinPassword int
+	Deadline    time.Time // when a temporary password's change must be done
 }
 
 // render writes page name with v, taking the session's flash. It renders
@@ -358,6 +386,9 @@ type view struct {
 func (h *handler) render(q *request, status int, name string, v view) {
 	v.CSRF = q.s.csrf
 	v.User = q.s.user
+	if v.User == "" && q.s.forced != nil {
+		v.User = q.s.forced.username // for the header's Log out
+	}
 	v.DevOutbox = h.opt.DevOutbox
 	v.Now = h.now()
 	if v.Flash == nil && q.s.flash != nil {

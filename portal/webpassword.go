@@ -1,0 +1,80 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"ibkey/authcore/protocol"
+)
+
+// errNoChangePending is the 409 of POST /api/v1/logins/{id}/password.
+var errNoChangePending = errf(http.StatusConflict, "no_change_pending", "no password change is pending for this login")
+
+// loginUsername returns the username of login id (errNoLogin when there is
+// no such login).
+func (s *Server) loginUsername(ctx context.Context, id string) (string, error) {
+	var username string
+	var result error
+	err := s.store.View(ctx, func(tx Tx) error {
+		l, err := tx.Login(id)
+		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
+			result = errNoLogin
+			return nil
+		}
+		username = l.Username
+		return err
+	})
+	if err != nil {
+		return "", internal(err)
+	}
+	return username, result
+}
+
+// setTempPassword sets password as the account's after login id was
+// approved while the account's password was a temporary one, within the
+// challenge's lifetime: the rule of POST /api/v1/logins/{id}/password
+// (login.go's handlePassword). The password must be 8 to 1024 characters.
+// A locked account is refused with errLocked. Errors: errNoLogin,
+// errNoChangePending (not approved, not a temporary password, already
+// changed, or too late), errLocked, 400 bad_request.
+func (s *Server) setTempPassword(ctx context.Context, id, password string) error {
+	if len(password) < 8 || len(password) > maxPassword {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "the new password must have 8 to 1024 characters")
+	}
+	// Argon2id outside the write transaction.
+	hash, err := HashPassword(s.rand, password, s.cfg.Argon2)
+	if err != nil {
+		return internal(err)
+	}
+	now := s.now()
+	var result error
+	err = s.store.Update(ctx, func(tx Tx) error {
+		l, err := tx.Login(id)
+		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
+			result = errNoLogin
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		acct, err := tx.Account(l.Username)
+		if err != nil {
+			return err
+		}
+		if acct.Lockout.Locked(now) {
+			result = errLocked
+			return nil
+		}
+		if l.Status != StatusApproved || !acct.MustChange || !now.Before(l.Expires) {
+			result = errNoChangePending
+			return nil
+		}
+		acct.Password, acct.MustChange = hash, false
+		return tx.UpdateAccount(acct)
+	})
+	if err != nil {
+		return internal(err)
+	}
+	return result
+}
