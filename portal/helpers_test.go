@@ -96,7 +96,7 @@ type option func(*Config)
 
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
-	st, err := OpenSQLite(filepath.Join(t.TempDir(), "ibkey.db"))
+	st, err := OpenSQLiteKeyFile(filepath.Join(t.TempDir(), "ibkey.db"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // usable, nothing done is lost, no challenge works twice.
 func TestRestartConsistent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svc.db")
-	st, err := OpenSQLite(path)
+	st, err := OpenSQLiteKeyFile(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestRestartConsistent(t *testing.T) {
 	h.ts.Close()
 	st.Close()
 
-	st2, err := OpenSQLite(path)
+	st2, err := OpenSQLiteKeyFile(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestRestartConsistent(t *testing.T) {
 	}
 	// Reopening migrates nothing twice.
 	st2.Close()
-	st3, err := OpenSQLite(path)
+	st3, err := OpenSQLiteKeyFile(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestRestartConsistent(t *testing.T) {
 
 func TestDatabaseFileMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svc.db")
-	st, err := OpenSQLite(path)
+	st, err := OpenSQLiteKeyFile(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestDatabaseFileMode(t *testing.T) {
 	if _, err := ServiceKey(context.Background(), st, rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{path, path + "-wal"} {
+	for _, p := range []string{path, path + "-wal", DefaultKeyFile(path)} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,11 @@
 //
 // # Which to use
 //
-// [OpenSQLite] opens the store; [New] makes a [Server] from a [Config];
+// [OpenSQLiteKeyFile] opens the store with the master key in its key file
+// (made beside the database on the first start); [OpenSQLite] takes a
+// [MasterKey] in hand. The store seals the devices' OCRA secrets and the
+// service's identity under that key, so that a copy of the database alone
+// gives none of them. [New] makes a [Server] from a [Config];
 // [Server.Handler] is the http.Handler and [Server.HTTPServer] wraps it
 // with timeouts. The admin functions ([CreateAccount], [UnlockAccount],
 // [IssueTempPassword]) work on the store directly.

@@ -2,6 +2,8 @@ package portal
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -18,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
 
 	"ibkey/authcore/verifier"
+	"ibkey/internal/atrest"
 )
 
 //go:embed schema/*.sql
@@ -26,19 +29,44 @@ var schemaFS embed.FS
 // sqliteStore is a Store in one SQLite file (WAL mode).
 type sqliteStore struct {
 	db      *sql.DB
-	stmts   sync.Map // query -> *sql.Stmt, prepared once on the one connection
-	pending sync.Map // queries first seen inside a transaction
+	key     *atrest.Key // seals the values listed in sealedMeta and the devices' secrets
+	stmts   sync.Map    // query -> *sql.Stmt, prepared once on the one connection
+	pending sync.Map    // queries first seen inside a transaction
 }
+
+// sealedVersion is the schema version from which secrets are sealed.
+const sealedVersion = 3
+
+// metaKeyID is the meta key of the master key's id.
+const metaKeyID = "key_id"
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path and
 // migrates its schema to the newest version. path ":memory:" is a private
 // in-memory database. The database runs in WAL mode with synchronous=NORMAL:
 // a crash of the process loses no committed transaction.
-func OpenSQLite(path string) (Store, error) {
+//
+// key seals the secrets in the database: the devices' OCRA secrets and
+// card PIN hashes, and the service's identity key ([MasterKey]). The
+// first open with a key seals the secrets of an older database in one
+// transaction. A database sealed under another key is [ErrWrongKey], and
+// is left as it was. [OpenSQLiteKeyFile] keeps the key in a file.
+func OpenSQLite(path string, key *MasterKey) (Store, error) {
+	if key == nil {
+		return nil, errors.New("portal: OpenSQLite needs a master key")
+	}
+	return openSQLite(path, func(bool) (*MasterKey, error) { return key, nil })
+}
+
+// openSQLite opens the database at path with the key that keyFor returns;
+// keyFor learns whether the database holds sealed values already.
+func openSQLite(path string, keyFor func(sealed bool) (*MasterKey, error)) (Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Zero what an update or a delete frees, so that no plaintext of a
+	// value sealed in place (version 3) stays in the file's free space.
+	q.Add("_pragma", "secure_delete(1)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 	if path != ":memory:" {
@@ -46,9 +74,9 @@ func OpenSQLite(path string) (Store, error) {
 		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
 	if path != ":memory:" {
-		// The database holds the OCRA secrets and the service key: create
-		// it readable by its owner only (SQLite gives -wal and -shm the
-		// same mode).
+		// The database holds accounts, password hashes and the sealed
+		// secrets: create it readable by its owner only (SQLite gives -wal
+		// and -shm the same mode).
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("portal: open database: %w", err)
@@ -64,11 +92,74 @@ func OpenSQLite(path string) (Store, error) {
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
 	s := &sqliteStore{db: db}
-	if err := s.migrate(); err != nil {
+	if err := s.open(keyFor); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// open checks the key against the database before anything is written,
+// migrates, and checks the key again (another process may have sealed the
+// database meanwhile).
+func (s *sqliteStore) open(keyFor func(sealed bool) (*MasterKey, error)) error {
+	id, err := s.keyID()
+	if err != nil {
+		return err
+	}
+	mk, err := keyFor(id != nil)
+	if err != nil {
+		return err
+	}
+	if mk == nil {
+		return errors.New("portal: no master key")
+	}
+	s.key = mk.k
+	if id != nil && !hmac.Equal(id, s.key.ID()) {
+		return ErrWrongKey
+	}
+	if err := s.migrate(); err != nil {
+		return err
+	}
+	wasSealed := id != nil
+	if id, err = s.keyID(); err != nil {
+		return err
+	}
+	if !hmac.Equal(id, s.key.ID()) {
+		return ErrWrongKey
+	}
+	if !wasSealed {
+		// The plaintext this open sealed may still be in old frames of
+		// the write-ahead log: empty it.
+		if _, err := s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return fmt.Errorf("portal: checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// keyID returns the id of the key the database is sealed under, or nil
+// when it is not sealed yet.
+func (s *sqliteStore) keyID() ([]byte, error) {
+	var version int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return nil, fmt.Errorf("portal: read schema version: %w", err)
+	}
+	if version < sealedVersion {
+		return nil, nil
+	}
+	var id []byte
+	err := s.db.QueryRow("SELECT value FROM meta WHERE key = ?", metaKeyID).Scan(&id)
+	if err != nil || len(id) == 0 {
+		return nil, fmt.Errorf("portal: the database is sealed but holds no key id: %w", notFound(err))
+	}
+	return id, nil
+}
+
+// goSteps are the migrations that need Go code besides their SQL: each
+// runs after its version's SQL, in the same transaction.
+var goSteps = map[int]func(*sql.Tx, *atrest.Key) error{
+	sealedVersion: sealAtRest,
 }
 
 func (s *sqliteStore) migrate() error {
@@ -77,37 +168,145 @@ func (s *sqliteStore) migrate() error {
 		return err
 	}
 	sort.Strings(files)
-	var version int
-	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("portal: read schema version: %w", err)
-	}
-	if version > len(files) {
-		return fmt.Errorf("portal: database schema version %d is newer than this program (%d)", version, len(files))
-	}
-	for i := version; i < len(files); i++ {
-		name := files[i]
-		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "schema/"), "_", 2)[0])
-		if err != nil || n != i+1 {
-			return fmt.Errorf("portal: schema file %s out of sequence", name)
-		}
-		body, err := schemaFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
+	for {
+		// Read the version in the write transaction: another process
+		// may have migrated since.
 		tx, err := s.db.Begin()
 		if err != nil {
 			return fmt.Errorf("portal: migrate: %w", err)
 		}
-		if _, err := tx.Exec(string(body)); err != nil {
+		var version int
+		if err := tx.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+			return fmt.Errorf("portal: read schema version: %w", err)
 		}
-		if _, err := tx.Exec("PRAGMA user_version = " + strconv.Itoa(n)); err != nil {
+		if version > len(files) {
 			tx.Rollback()
-			return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+			return fmt.Errorf("portal: database schema version %d is newer than this program (%d)", version, len(files))
+		}
+		if version == len(files) {
+			return tx.Rollback()
+		}
+		if err := s.step(tx, files[version], version+1); err != nil {
+			tx.Rollback()
+			return err
 		}
 		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("portal: migrate to version %d: %w", version+1, err)
+		}
+	}
+}
+
+// step migrates to version n with the schema file name.
+func (s *sqliteStore) step(tx *sql.Tx, name string, n int) error {
+	v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "schema/"), "_", 2)[0])
+	if err != nil || v != n {
+		return fmt.Errorf("portal: schema file %s out of sequence", name)
+	}
+	body, err := schemaFS.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(string(body)); err != nil {
+		return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+	}
+	if f := goSteps[n]; f != nil {
+		if err := f(tx, s.key); err != nil {
 			return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+		}
+	}
+	if _, err := tx.Exec("PRAGMA user_version = " + strconv.Itoa(n)); err != nil {
+		return fmt.Errorf("portal: migrate to version %d: %w", n, err)
+	}
+	return nil
+}
+
+// sealAtRest seals the plaintext secrets of a database of version 2 (the
+// devices' secrets and PIN hashes, the sealed meta values) and records
+// the key's id.
+func sealAtRest(tx *sql.Tx, key *atrest.Key) error {
+	type row struct {
+		id              string
+		secret, pinHash []byte
+	}
+	rows, err := tx.Query("SELECT id, secret, pin_hash FROM devices")
+	if err != nil {
+		return err
+	}
+	var ds []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.secret, &r.pinHash); err != nil {
+			rows.Close()
+			return err
+		}
+		ds = append(ds, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range ds {
+		secret, pinHash, err := sealDevice(key, r.id, r.secret, r.pinHash)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec("UPDATE devices SET secret = ?, pin_hash = ? WHERE id = ?", secret, pinHash, r.id); err != nil {
+			return err
+		}
+	}
+	for name := range sealedMeta {
+		var v []byte
+		err := tx.QueryRow("SELECT value FROM meta WHERE key = ?", name).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if v, err = key.Seal(rand.Reader, kindMeta, name, v); err != nil {
+			return err
+		}
+		if _, err := tx.Exec("UPDATE meta SET value = ? WHERE key = ?", v, name); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec("INSERT INTO meta(key, value) VALUES(?, ?)", metaKeyID, key.ID())
+	return err
+}
+
+// What sealed values are, in their associated data.
+const (
+	kindSecret  = "device secret"   // row: the device id
+	kindPINHash = "device pin hash" // row: the device id
+	kindMeta    = "meta"            // row: the meta key
+)
+
+// sealedMeta lists the meta values kept sealed.
+var sealedMeta = map[string]bool{"service_key": true}
+
+func sealDevice(key *atrest.Key, id string, secret, pinHash []byte) ([]byte, []byte, error) {
+	s, err := key.Seal(rand.Reader, kindSecret, id, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	var p []byte
+	if pinHash != nil {
+		if p, err = key.Seal(rand.Reader, kindPINHash, id, pinHash); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s, p, nil
+}
+
+func openDevice(key *atrest.Key, d *Device) error {
+	secret, err := key.Open(kindSecret, d.ID, d.Secret)
+	if err != nil {
+		return fmt.Errorf("portal: secret of device %s: %w", d.ID, err)
+	}
+	d.Secret = secret
+	if d.PINHash != nil {
+		if d.PINHash, err = key.Open(kindPINHash, d.ID, d.PINHash); err != nil {
+			return fmt.Errorf("portal: PIN hash of device %s: %w", d.ID, err)
 		}
 	}
 	return nil
@@ -248,11 +447,29 @@ func isUnique(err error) bool {
 
 func (t sqlTx) Meta(key string) ([]byte, error) {
 	var v []byte
-	err := t.queryRow("SELECT value FROM meta WHERE key = ?", key).Scan(&v)
-	return v, notFound(err)
+	if err := t.queryRow("SELECT value FROM meta WHERE key = ?", key).Scan(&v); err != nil {
+		return nil, notFound(err)
+	}
+	if sealedMeta[key] {
+		pt, err := t.s.key.Open(kindMeta, key, v)
+		if err != nil {
+			return nil, fmt.Errorf("portal: meta %s: %w", key, err)
+		}
+		return pt, nil
+	}
+	return v, nil
 }
 
 func (t sqlTx) PutMeta(key string, value []byte) error {
+	if key == metaKeyID {
+		return errors.New("portal: the key id is not to be written")
+	}
+	if sealedMeta[key] {
+		var err error
+		if value, err = t.s.key.Seal(rand.Reader, kindMeta, key, value); err != nil {
+			return err
+		}
+	}
 	_, err := t.exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
 	return err
 }
@@ -357,20 +574,27 @@ func (t sqlTx) UpdateEnrollment(e verifier.Enrollment) error {
 
 const deviceCols = "id, username, enrollment, state, suite, secret, pin_hash, channel_hash, delivery_key, confirm_challenge, created, expires, activated, retired"
 
-func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
+// scanDevice reads a device and opens its sealed fields.
+func (t sqlTx) scanDevice(sc scanner) (Device, error) {
 	var d Device
 	var created, expires, activated, retired int64
 	err := sc.Scan(&d.ID, &d.Username, &d.EnrollmentID, &d.State, &d.Suite, &d.Secret, &d.PINHash, &d.ChannelHash, &d.DeliveryKey, &d.ConfirmChallenge, &created, &expires, &activated, &retired)
+	if err != nil {
+		return Device{}, notFound(err)
+	}
 	d.Created, d.Expires, d.Activated, d.Retired = fromNanos(created), fromNanos(expires), fromNanos(activated), fromNanos(retired)
-	return d, notFound(err)
+	if err := openDevice(t.s.key, &d); err != nil {
+		return Device{}, err
+	}
+	return d, nil
 }
 
 func (t sqlTx) Device(id string) (Device, error) {
-	return scanDevice(t.queryRow("SELECT "+deviceCols+" FROM devices WHERE id = ?", id))
+	return t.scanDevice(t.queryRow("SELECT "+deviceCols+" FROM devices WHERE id = ?", id))
 }
 
 func (t sqlTx) ActiveDevice(username string) (Device, error) {
-	return scanDevice(t.queryRow("SELECT "+deviceCols+" FROM devices WHERE username = ? AND state = 'active' ORDER BY activated DESC LIMIT 1", username))
+	return t.scanDevice(t.queryRow("SELECT "+deviceCols+" FROM devices WHERE username = ? AND state = 'active' ORDER BY activated DESC LIMIT 1", username))
 }
 
 func (t sqlTx) Devices(username string) ([]Device, error) {
@@ -387,7 +611,7 @@ func (t sqlTx) Devices(username string) ([]Device, error) {
 	defer rows.Close()
 	var out []Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := t.scanDevice(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -397,7 +621,11 @@ func (t sqlTx) Devices(username string) ([]Device, error) {
 }
 
 func (t sqlTx) InsertDevice(d Device) error {
-	_, err := t.exec("INSERT INTO devices("+deviceCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	var err error
+	if d.Secret, d.PINHash, err = sealDevice(t.s.key, d.ID, d.Secret, d.PINHash); err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO devices("+deviceCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		d.ID, d.Username, d.EnrollmentID, d.State, d.Suite, d.Secret, d.PINHash, d.ChannelHash, d.DeliveryKey, d.ConfirmChallenge,
 		nanos(d.Created), nanos(d.Expires), nanos(d.Activated), nanos(d.Retired))
 	if isUnique(err) {

@@ -66,7 +66,7 @@ type service struct {
 
 func newService(t *testing.T) *service {
 	t.Helper()
-	st, err := portal.OpenSQLite(filepath.Join(t.TempDir(), "svc.db"))
+	st, err := portal.OpenSQLiteKeyFile(filepath.Join(t.TempDir(), "svc.db"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

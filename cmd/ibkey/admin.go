@@ -11,18 +11,30 @@ import (
 
 func init() {
 	commands["admin"] = command{
-		"admin useradd|unlock|devices|temp-password|fraud-reports --db FILE [--username U] [--phone +CC...]",
+		"admin useradd|unlock|devices|temp-password|fraud-reports --db FILE [--key-file FILE] [--username U] [--phone +CC...]",
 		cmdAdmin,
 	}
 }
 
 func cmdAdmin(e *env, args []string) error {
+	var made string
+	err := admin(e, args, &made)
+	if err == nil && made != "" {
+		fmt.Fprintf(e.stderr, "ibkey: made the service's master key %s: back it up apart from the database\n", made)
+	}
+	return err
+}
+
+// admin runs an admin command, and sets made to the master key file when
+// it made one.
+func admin(e *env, args []string, made *string) error {
 	if len(args) == 0 {
 		return usagef("admin: want useradd, unlock, devices, temp-password or fraud-reports")
 	}
 	sub, args := args[0], args[1:]
 	fs := flags("admin " + sub)
 	dbPath := fs.String("db", "", "the SQLite database file")
+	keyFile := keyFileFlag(fs)
 	username := fs.String("username", "", "the user")
 	var phone *string
 	if sub == "useradd" {
@@ -37,7 +49,11 @@ func cmdAdmin(e *env, args []string) error {
 	if *username == "" && sub != "devices" && sub != "fraud-reports" {
 		return usagef("admin %s: --username is required", sub)
 	}
-	open := func() (portal.Store, error) { return portal.OpenSQLite(*dbPath) }
+	open := func() (portal.Store, error) {
+		st, m, err := openServiceDB(*dbPath, *keyFile)
+		*made = m
+		return st, err
+	}
 	ctx := context.Background()
 	now := time.Now()
 	switch sub {

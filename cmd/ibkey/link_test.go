@@ -30,7 +30,7 @@ import (
 // database, as the Client Portal's Add device page does.
 func (s *svcEnv) startLink(username string) portal.LinkEnrollment {
 	s.t.Helper()
-	st, err := portal.OpenSQLite(s.db)
+	st, err := portal.OpenSQLiteKeyFile(s.db, "")
 	if err != nil {
 		s.t.Fatal(err)
 	}

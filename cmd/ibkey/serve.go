@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,7 +25,7 @@ import (
 
 func init() {
 	commands["serve"] = command{
-		"serve --addr HOST:PORT --db FILE [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--ip-rate R] [--account-rate R]",
+		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--ip-rate R] [--account-rate R]",
 		cmdServe,
 	}
 }
@@ -32,6 +34,7 @@ func cmdServe(e *env, args []string) error {
 	fs := flags("serve")
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	dbPath := fs.String("db", "", "the SQLite database file")
+	keyFile := keyFileFlag(fs)
 	outbox := fs.String("outbox", "", "the JSON-lines file of SMS and voice messages (default: outbox.jsonl beside the database)")
 	lockout := fs.Int("lockout", 5, "consecutive failed responses that lock a user (1 to 100)")
 	lockFor := fs.Duration("lockout-time", 15*time.Minute, "how long a lock lasts")
@@ -81,11 +84,14 @@ func cmdServe(e *env, args []string) error {
 		*outbox = filepath.Join(filepath.Dir(*dbPath), "outbox.jsonl")
 		fmt.Fprintf(e.stderr, "ibkey: activation codes go to %s\n", *outbox)
 	}
-	store, err := portal.OpenSQLite(*dbPath)
+	store, made, err := openServiceDB(*dbPath, *keyFile)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if made != "" {
+		fmt.Fprintf(e.stderr, "ibkey: made the service's master key %s: back it up apart from the database\n", made)
+	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -140,6 +146,33 @@ func cmdServe(e *env, args []string) error {
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}
 	return nil
+}
+
+// keyFileEnv names the service's master key file when --key-file does not.
+const keyFileEnv = "IBKEY_SERVICE_KEY_FILE"
+
+// keyFileFlag adds --key-file to the flags of a command that opens the
+// service's database.
+func keyFileFlag(fs *flag.FlagSet) *string {
+	return fs.String("key-file", os.Getenv(keyFileEnv), "the service's master key file (default: "+keyFileEnv+", else the database path + .key, made on the first start)")
+}
+
+// openServiceDB opens the service's database with its master key file
+// (keyFile, or beside the database when empty). made is the key file's
+// name when this call made it, else "".
+func openServiceDB(dbPath, keyFile string) (st portal.Store, made string, err error) {
+	if keyFile == "" {
+		keyFile = portal.DefaultKeyFile(dbPath)
+	}
+	_, statErr := os.Stat(keyFile)
+	st, err = portal.OpenSQLiteKeyFile(dbPath, keyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	if errors.Is(statErr, iofs.ErrNotExist) {
+		made = keyFile
+	}
+	return st, made, nil
 }
 
 // loopbackAddr reports whether the listen address addr (HOST:PORT) is a

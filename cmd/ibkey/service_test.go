@@ -391,7 +391,7 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("no request log: %s", logs)
 	}
 	secrets := map[string]string{"password": password, "new password": "a new password", "code": code, "response": resp, "response 2": resp2, "temporary password": temp}
-	st, err := portal.OpenSQLite(s.db)
+	st, err := portal.OpenSQLiteKeyFile(s.db, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,6 +410,31 @@ func TestServiceEndToEnd(t *testing.T) {
 	for what, v := range secrets {
 		if v != "" && strings.Contains(logs, v) {
 			t.Errorf("the log holds the %s", what)
+		}
+	}
+	// Nor the database's files: the secrets are sealed under the key file.
+	raw := map[string][]byte{}
+	for _, d := range ds {
+		raw["secret of "+d.ID] = d.Secret
+	}
+	st.View(context.Background(), func(tx portal.Tx) error {
+		raw["service key"], _ = tx.Meta("service_key")
+		return nil
+	})
+	for _, f := range []string{s.db, s.db + "-wal"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for what, v := range raw {
+			if len(v) == 0 {
+				t.Fatalf("no %s", what)
+			}
+			for _, form := range [][]byte{v, []byte(hex.EncodeToString(v)), []byte(base64.StdEncoding.EncodeToString(v))} {
+				if bytes.Contains(data, form) {
+					t.Errorf("%s holds the %s", filepath.Base(f), what)
+				}
+			}
 		}
 	}
 	for _, p := range []string{"pin=" + pin, pin + "\n"} {
@@ -452,6 +477,72 @@ func TestServiceCommandErrors(t *testing.T) {
 	r = runIbkey(t, "", nil, "admin", "devices", "--db", db)
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("devices: %+v", r)
+	}
+}
+
+// TestServiceKeyFile: the master key file is made beside the database on
+// the first start; a copy of the database alone, or a wrong key file, is a
+// one-line error that changes nothing; --key-file and IBKEY_SERVICE_KEY_FILE
+// name the key file.
+func TestServiceKeyFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "svc.db")
+	keyFile := db + ".key"
+	r := runIbkey(t, "password1\n", nil, "admin", "useradd", "--db", db, "--username", "bob", "--phone", "+15550001234")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "bob\tU") || !strings.Contains(r.stderr, "made the service's master key "+keyFile) {
+		t.Fatalf("useradd: %+v", r)
+	}
+	fi, err := os.Stat(keyFile)
+	if err != nil || fi.Size() != 32 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", fi, err)
+	}
+	key, _ := os.ReadFile(keyFile)
+	if strings.Contains(r.stderr, hex.EncodeToString(key)) || strings.Contains(r.stderr, base64.StdEncoding.EncodeToString(key)) {
+		t.Fatal("the key is on stderr")
+	}
+	if r := runIbkey(t, "", nil, "admin", "devices", "--db", db); r.code != 0 || r.stderr != "" {
+		t.Fatalf("devices: %+v", r)
+	}
+
+	// A copy of the database alone.
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	data, _ := os.ReadFile(db)
+	os.WriteFile(cp, data, 0o600)
+	sum := func(p string) string { b, _ := os.ReadFile(p); return hex.EncodeToString(b) }
+	before, beforeCopy := sum(db), sum(cp)
+	wrong := filepath.Join(dir, "wrong.key")
+	os.WriteFile(wrong, bytes.Repeat([]byte{1}, 32), 0o600)
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"admin", "devices", "--db", cp}, "ibkey: portal: the key file does not open this database (" + cp + ".key is missing)\n"},
+		{nil, []string{"admin", "unlock", "--db", db, "--username", "bob", "--key-file", wrong}, "ibkey: portal: the key file does not open this database (" + wrong + ")\n"},
+		{[]string{"IBKEY_SERVICE_KEY_FILE=" + wrong}, []string{"admin", "devices", "--db", db}, "ibkey: portal: the key file does not open this database (" + wrong + ")\n"},
+		{nil, []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--outbox", filepath.Join(dir, "o.jsonl"), "--key-file", wrong}, "ibkey: portal: the key file does not open this database (" + wrong + ")\n"},
+	} {
+		r := runIbkey(t, "", c.env, c.args...)
+		wantFailure(t, r, c.args)
+		if r.stderr != c.want {
+			t.Errorf("ibkey %s: stderr %q, want %q", strings.Join(c.args, " "), r.stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(cp + ".key"); err == nil {
+		t.Error("a key file was made for the copy")
+	}
+	if sum(db) != before || sum(cp) != beforeCopy {
+		t.Error("a refused open changed the database")
+	}
+	// With its key file named, by flag or by the environment, the copy opens.
+	if r := runIbkey(t, "", nil, "admin", "unlock", "--db", cp, "--username", "bob", "--key-file", keyFile); r.code != 0 {
+		t.Fatalf("--key-file: %+v", r)
+	}
+	if r := runIbkey(t, "", []string{"IBKEY_SERVICE_KEY_FILE=" + keyFile}, "admin", "unlock", "--db", cp, "--username", "bob"); r.code != 0 {
+		t.Fatalf("IBKEY_SERVICE_KEY_FILE: %+v", r)
 	}
 }
 
