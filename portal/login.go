@@ -281,40 +281,8 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	if len(req.Password) < 8 || len(req.Password) > maxPassword {
-		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "the new password must have 8 to 1024 characters")
-	}
-	hash, err := HashPassword(s.rand, req.Password, s.cfg.Argon2)
-	if err != nil {
-		return internal(err)
-	}
-	now := s.now()
-	var result error
-	err = s.store.Update(r.Context(), func(tx Tx) error {
-		l, err := tx.Login(r.PathValue("id"))
-		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
-			result = errNoLogin
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		acct, err := tx.Account(l.Username)
-		if err != nil {
-			return err
-		}
-		if l.Status != StatusApproved || !acct.MustChange || !now.Before(l.Expires) {
-			result = errf(http.StatusConflict, "no_change_pending", "no password change is pending for this login")
-			return nil
-		}
-		acct.Password, acct.MustChange = hash, false
-		return tx.UpdateAccount(acct)
-	})
-	if err != nil {
-		return internal(err)
-	}
-	if result != nil {
-		return result
+	if err := s.setTempPassword(r.Context(), r.PathValue("id"), req.Password); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, protocol.Status{Status: "changed"})
 	return nil

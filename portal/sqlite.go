@@ -92,11 +92,28 @@ func openSQLite(path string, keyFor func(sealed bool) (*MasterKey, error)) (Stor
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
 	s := &sqliteStore{db: db}
-	if err := s.open(keyFor); err != nil {
+	// Processes that open a new database at once race to turn on WAL, and
+	// SQLite answers the losers SQLITE_BUSY without waiting: try again.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err = s.open(keyFor)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (5), "database is
+// locked", in any of its extended forms.
+func isBusy(err error) bool {
+	var c interface{ Code() int }
+	return errors.As(err, &c) && c.Code()&0xff == 5
 }
 
 // open checks the key against the database before anything is written,

@@ -33,8 +33,8 @@ func (s *Server) loginUsername(ctx context.Context, id string) (string, error) {
 
 // setTempPassword sets password as the account's after login id was
 // approved while the account's password was a temporary one, within the
-// challenge's lifetime: the rule of POST /api/v1/logins/{id}/password
-// (login.go's handlePassword). The password must be 8 to 1024 characters.
+// challenge's lifetime: POST /api/v1/logins/{id}/password and the
+// portal's new-password page both come here. The password must be 8 to 1024 characters.
 // A locked account is refused with errLocked. Errors: errNoLogin,
 // errNoChangePending (not approved, not a temporary password, already
 // changed, or too late), errLocked, 400 bad_request.
