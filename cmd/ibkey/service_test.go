@@ -186,6 +186,18 @@ func (s *svcEnv) startCmd(args ...string) *interactive {
 
 func (it *interactive) write(s string) { io.WriteString(it.in, s) }
 
+// waitStderr waits until the command has written text on stderr.
+func (it *interactive) waitStderr(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(it.errb.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: no %q on stderr: %s", it.cmd.Args, text, it.errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (it *interactive) wait(t *testing.T) string {
 	t.Helper()
 	select {
@@ -233,6 +245,10 @@ func (s *svcEnv) enroll(username, password, pin string, msgs int, before func())
 	it.write(password + "\n")
 	code := s.code(msgs)
 	if before != nil {
+		// The outbox gets the code before the service answers: wait for
+		// the answer to reach the command, so that the restart comes
+		// after it and does not cut it off.
+		it.waitStderr(s.t, "activation code sent")
 		before()
 	}
 	it.write(code + "\n" + pin + "\n" + pin + "\n")
