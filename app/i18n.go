@@ -19,7 +19,8 @@ var loadTranslations = sync.OnceValue(func() error {
 
 var (
 	langMu  sync.Mutex
-	langNow string // the language set last
+	langNow string            // the language set last
+	langAt  map[string]string // the file each locale tag holds ("en" → "fr" after French was chosen)
 )
 
 // systemLanguage is the system's language ("fr-CH"), read once.
@@ -51,15 +52,13 @@ func setLanguage(code string) {
 		return
 	}
 	langNow = code
-	if err := loadTranslations(); err != nil {
-		fyne.LogError("load translations", err)
-	}
-	read := func(c string) []byte {
-		b, err := translations.ReadFile("translations/" + c + ".json")
-		if err != nil {
-			fyne.LogError("read translation "+c, err)
+	if langAt == nil {
+		langAt = map[string]string{}
+		if err := loadTranslations(); err != nil {
+			fyne.LogError("load translations", err)
+		} else {
+			langAt[LangEN], langAt[LangFR] = LangEN, LangFR // each file under its own tag
 		}
-		return b
 	}
 	sys := systemLanguage()
 	for _, tag := range []string{LangEN, LangFR, sys} {
@@ -70,8 +69,17 @@ func setLanguage(code string) {
 				use = LangFR
 			}
 		}
-		if err := lang.AddTranslationsForLocale(read(use), fyne.Locale(tag)); err != nil {
-			fyne.LogError("add translation "+use, err)
+		if langAt[tag] == use {
+			continue // parsing the file again would change nothing (the start, in the system's language)
 		}
+		b, err := translations.ReadFile("translations/" + use + ".json")
+		if err == nil {
+			err = lang.AddTranslationsForLocale(b, fyne.Locale(tag))
+		}
+		if err != nil {
+			fyne.LogError("add translation "+use, err)
+			continue
+		}
+		langAt[tag] = use
 	}
 }

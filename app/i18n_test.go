@@ -76,3 +76,29 @@ func TestTranslationsComplete(t *testing.T) {
 		}
 	}
 }
+
+// A chosen language, then the system's again: each file goes back under
+// its own tag.
+func TestLanguageBackToSystem(t *testing.T) {
+	defer setLanguage(LangSystem)
+	want := "Settings"
+	if strings.HasPrefix(systemLanguage(), LangFR) {
+		want = "Paramètres"
+	}
+	setLanguage(LangSystem)
+	if got := T("Settings"); got != want {
+		t.Fatalf("system: %q, want %q", got, want)
+	}
+	setLanguage(LangFR)
+	if got := T("Settings"); got != "Paramètres" {
+		t.Fatalf("French: %q", got)
+	}
+	setLanguage(LangEN)
+	if got := T("Settings"); got != "Settings" {
+		t.Fatalf("English: %q", got)
+	}
+	setLanguage(LangSystem)
+	if got := T("Settings"); got != want {
+		t.Errorf("system again: %q, want %q", got, want)
+	}
+}

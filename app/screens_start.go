@@ -8,15 +8,13 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"ibkey/assets"
 )
 
 // loginScreen is where the app opens and where auto-lock returns: Services
 // at the top left, then Log In to the users.
 func (u *UI) loginScreen() screen {
 	return screen{id: "login", title: "IB Key", build: func() fyne.CanvasObject {
-		logo := canvas.NewImageFromResource(assets.Icon)
+		logo := canvas.NewImageFromImage(logoImage())
 		logo.FillMode = canvas.ImageFillContain
 		logo.SetMinSize(fyne.NewSize(96, 96))
 		return container.NewVBox(

@@ -44,8 +44,8 @@ type Options struct {
 	// Now is the clock (time.Now when nil); its location is the one times
 	// are shown in.
 	Now func() time.Time
-	// NoWatch does not start watching for seamless login requests (tests
-	// that feed events themselves).
+	// NoWatch keeps ShowAndRun from watching for seamless login requests
+	// once the first frame is drawn (tests that feed events themselves).
 	NoWatch bool
 }
 
@@ -86,8 +86,10 @@ type UI struct {
 	dsc       dscState
 	hiddenAt  time.Time // when the app left the foreground
 	bg        sync.WaitGroup
+	watchMu   sync.Mutex // guards stopWatch and closed
 	stopWatch context.CancelFunc
-	events    int // events handled, for tests
+	closed    bool // Close was called
+	events    int  // events handled, for tests
 	eventsMu  sync.Mutex
 }
 
@@ -110,7 +112,6 @@ func New(a fyne.App, o Options) *UI {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a.SetIcon(assets.Icon)
 	u := &UI{app: a, opts: o, auth: o.Auth, online: true}
 	u.flavor = o.Flavor
 	if u.flavor == FlavorAuto {
@@ -120,13 +121,14 @@ func New(a fyne.App, o Options) *UI {
 	setLanguage(a.Preferences().StringWithFallback(prefLanguage, LangSystem))
 	u.applyTheme(a.Preferences().StringWithFallback(prefTheme, themeSystem))
 	u.window = a.NewWindow("ibkey")
+	// The app's icon is set after the window is made, so that the window
+	// does not decode it before its first frame; ShowAndRun gives it to
+	// the window after.
+	a.SetIcon(assets.Icon)
 	u.window.Resize(fyne.NewSize(390, 760))
 	a.Lifecycle().SetOnExitedForeground(func() { u.exitedForeground(u.opts.Now()) })
 	a.Lifecycle().SetOnEnteredForeground(func() { u.enteredForeground(u.opts.Now()) })
 	u.reset(u.loginScreen())
-	if !o.NoWatch {
-		u.watch()
-	}
 	return u
 }
 
@@ -136,20 +138,42 @@ func (u *UI) Window() fyne.Window { return u.window }
 // Flavor is the flavor shown.
 func (u *UI) Flavor() Flavor { return u.flavor }
 
-// ShowAndRun shows the window and runs the app until it quits.
+// ShowAndRun shows the window and runs the app until it quits. What the
+// first frame does not need waits until it is drawn: the window's icon,
+// and watching for seamless login requests (unless Options.NoWatch).
 func (u *UI) ShowAndRun() {
-	u.window.ShowAndRun()
+	u.window.Show() // draws the first frame on a desktop
+	// fyne.Do from another goroutine queues to the event loop, which
+	// Run starts.
+	go fyne.Do(u.afterFirstFrame)
+	u.app.Run()
 	u.Close()
+}
+
+// afterFirstFrame is the start's work that the first frame does not need.
+func (u *UI) afterFirstFrame() {
+	u.watchMu.Lock()
+	defer u.watchMu.Unlock()
+	if u.closed {
+		return
+	}
+	u.window.SetIcon(assets.Icon)
+	if !u.opts.NoWatch {
+		u.watch()
+	}
 }
 
 // Close stops watching for login requests.
 func (u *UI) Close() {
+	u.watchMu.Lock()
+	defer u.watchMu.Unlock()
+	u.closed = true
 	if u.stopWatch != nil {
 		u.stopWatch()
 	}
 }
 
-// watch listens for seamless login requests until Close.
+// watch listens for seamless login requests until Close; u.watchMu is held.
 func (u *UI) watch() {
 	ctx, cancel := context.WithCancel(context.Background())
 	u.stopWatch = cancel

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -428,13 +429,18 @@ func TestApproveOffline(t *testing.T) {
 	})
 }
 
-// The UI watches the Authenticator and shows a request when it comes.
+// The UI watches the Authenticator, from after the first frame, and shows
+// a request when it comes.
 func TestWatch(t *testing.T) {
 	a := test.NewTempApp(t)
 	f := NewFake()
 	f.AddUser(User{Name: "Alice", Gate: GatePIN, Active: true}, "2468")
 	u := New(a, Options{Flavor: Android, Auth: f, Now: func() time.Time { return testNow }})
 	defer u.Close()
+	if slices.Contains(f.Calls(), "Watch") {
+		t.Fatal("New watches before the first frame")
+	}
+	u.afterFirstFrame() // what ShowAndRun runs once the window is drawn
 	r := request("Alice")
 	f.Push(r)
 	deadline := time.Now().Add(5 * time.Second)
