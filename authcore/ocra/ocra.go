@@ -210,16 +210,32 @@ func (g *Generator) fill(in *Input) error {
 	}
 
 	q := m[off : off+questionBytes]
-	if err := checkChallenge(s, in.Challenge, "challenge"); err != nil {
-		return err
-	}
-	if in.PeerChallenge != "" {
-		if err := checkChallenge(s, in.PeerChallenge, "peer challenge"); err != nil {
+	if c := in.Challenge; s.format == Numeric && in.PeerChallenge == "" &&
+		len(c) >= MinChallenge && len(c) <= min(s.maxQ, 19) {
+		// The usual case, a short numeric challenge: check and read it
+		// in one pass.
+		var v uint64
+		for i := 0; i < len(c); i++ {
+			d := c[i] - '0'
+			if d > 9 {
+				return &InputError{Field: "challenge", Err: ErrChallengeFormat}
+			}
+			v = v*10 + uint64(d)
+		}
+		clear(q[:g.qUsed])
+		g.qUsed = putNumber(q, v)
+	} else {
+		if err := checkChallenge(s, in.Challenge, "challenge"); err != nil {
 			return err
 		}
+		if in.PeerChallenge != "" {
+			if err := checkChallenge(s, in.PeerChallenge, "peer challenge"); err != nil {
+				return err
+			}
+		}
+		clear(q[:g.qUsed])
+		g.qUsed = encodeQuestion(q, s.format, in.Challenge, in.PeerChallenge)
 	}
-	clear(q[:g.qUsed])
-	g.qUsed = encodeQuestion(q, s.format, in.Challenge, in.PeerChallenge)
 	off += questionBytes
 
 	if s.pin != 0 {
@@ -348,13 +364,7 @@ func encodeQuestion(q []byte, f Format, a, b string) int {
 			for i := 0; i < len(b); i++ {
 				v = v*10 + uint64(b[i]-'0')
 			}
-			nibbles := max((bits.Len64(v)+3)/4, 1)
-			v <<= 64 - 4*nibbles // left-align: the hex text padded on the right
-			n := (nibbles + 1) / 2
-			for i := 0; i < n; i++ {
-				q[i] = byte(v >> (56 - 8*i))
-			}
-			return n
+			return putNumber(q, v)
 		}
 		// Two challenges of at most 64 digits: below 10^128 < 2^426, so 54 bytes.
 		var num [54]byte
@@ -391,6 +401,18 @@ func encodeQuestion(q []byte, f Format, a, b string) int {
 		return copy(q, v)
 	}
 	return 0
+}
+
+// putNumber writes v's hexadecimal digits into q, left-aligned, as
+// encodeQuestion does for numeric questions, and returns the bytes written.
+func putNumber(q []byte, v uint64) int {
+	nibbles := max((bits.Len64(v)+3)/4, 1)
+	v <<= 64 - 4*nibbles // left-align: the hex text padded on the right
+	n := (nibbles + 1) / 2
+	for i := 0; i < n; i++ {
+		q[i] = byte(v >> (56 - 8*i))
+	}
+	return n
 }
 
 func putNibbles(q []byte, i int, s string) int {
@@ -431,17 +453,20 @@ func appendCode(dst, sum []byte, digits int) []byte {
 		return dst
 	}
 	o := sum[len(sum)-1] & 0x0f
-	bin := uint64(binary.BigEndian.Uint32(sum[o:]) & 0x7fffffff)
-	var code uint64
-	// Constant divisors become multiplications; a variable one is a
+	bin := binary.BigEndian.Uint32(sum[o:o+4]) & 0x7fffffff
+	// 32-bit arithmetic, and constant divisors for the usual 6 and 8
+	// digits: they become multiplications, where a variable divisor is a
 	// division of 20 to 40 cycles.
+	var code uint32
 	switch digits {
 	case 6:
 		code = bin % 1e6
 	case 8:
 		code = bin % 1e8
+	case 10:
+		code = bin // below 2^31 < 10^10
 	default:
-		code = bin % pow10[digits]
+		code = bin % uint32(pow10[digits])
 	}
 	var d [10]byte
 	for i := digits - 1; i >= 0; i-- {
