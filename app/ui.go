@@ -120,6 +120,7 @@ func New(a fyne.App, o Options) *UI {
 	u.words = u.flavor.words()
 	setLanguage(a.Preferences().StringWithFallback(prefLanguage, LangSystem))
 	u.applyTheme(a.Preferences().StringWithFallback(prefTheme, themeSystem))
+	fontsReady := warmFonts()
 	u.window = a.NewWindow("ibkey")
 	// The app's icon is set after the window is made, so that the window
 	// does not decode it before its first frame; ShowAndRun gives it to
@@ -128,8 +129,28 @@ func New(a fyne.App, o Options) *UI {
 	u.window.Resize(fyne.NewSize(390, 760))
 	a.Lifecycle().SetOnExitedForeground(func() { u.exitedForeground(u.opts.Now()) })
 	a.Lifecycle().SetOnEnteredForeground(func() { u.enteredForeground(u.opts.Now()) })
+	fontsReady()
 	u.reset(u.loginScreen())
 	return u
+}
+
+// warmFonts loads the faces of the login screen's two text styles, regular
+// and bold (the buttons'), on two goroutines at once while the window is
+// made: the first time Fyne measures text in a style it parses the style's
+// face, the emoji font and a system fallback, about 28 ms a style under
+// perf, on the goroutine that lays out the first frame (docs/APP.md). The
+// function it returns waits until they are loaded; call it before the
+// first measure of text, so that no face is used on two goroutines at once.
+func warmFonts() (wait func()) {
+	var wg sync.WaitGroup
+	for _, style := range []fyne.TextStyle{{}, {Bold: true}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fyne.MeasureText("IB Key", theme.TextSize(), style)
+		}()
+	}
+	return wg.Wait
 }
 
 // Window is the app's window.
