@@ -117,21 +117,32 @@ func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 
 func (b *browser) text(id string) string {
 	b.t.Helper()
-	b.do(chromedp.WaitVisible(chromedp.ID(id)))
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID(id)))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return strings.TrimSpace(s)
+	query(b, chromedp.WaitVisible(chromedp.ID(id)))
+	return strings.TrimSpace(query(b, chromedp.Text(chromedp.ID(id))))
 }
 
 func (b *browser) location() string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Location())
-	if err != nil {
-		b.t.Fatal(err)
+	return strings.TrimPrefix(query(b, chromedp.Location()), b.e.srv.URL)
+}
+
+// query runs a read-only action, again if the page navigated under it: a
+// click that submits a form can leave a query bound to the old page's
+// script context, which Chromium answers "Cannot find context with
+// specified id".
+func query[T any](b *browser, a chromedp.Action[T]) T {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := chromedp.Run(b.ctx, a)
+		if err == nil {
+			return v
+		}
+		if !strings.Contains(err.Error(), "Cannot find context with specified id") || time.Now().After(deadline) {
+			b.t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return strings.TrimPrefix(s, b.e.srv.URL)
 }
 
 func (b *browser) open(path string) {
