@@ -132,21 +132,12 @@ func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) error {
 			result = aerr
 			return nil
 		}
-		l, err := tx.Login(req.RequestID)
-		if errors.Is(err, ErrNotFound) || (err == nil && (l.Kind != KindLogin || l.DeviceID != d.ID || l.Payload == nil)) {
-			result = errf(http.StatusNotFound, protocol.CodeNotFound, "no such login request")
-			return nil
-		}
-		if err != nil {
+		l, acct, refused, err := openLogin(tx, req.RequestID, func(l Login) bool {
+			return l.Kind == KindLogin && l.DeviceID == d.ID && l.Payload != nil
+		}, errf(http.StatusNotFound, protocol.CodeNotFound, "no such login request"), now)
+		if err != nil || refused != nil {
+			result = refused
 			return err
-		}
-		acct, err := tx.Account(l.Username)
-		if err != nil {
-			return err
-		}
-		if acct.Lockout.Locked(now) {
-			result = errLocked
-			return nil
 		}
 		if l.Status != StatusPending || !now.Before(l.Created.Add(s.cfg.Limits.RequestTTL)) {
 			result = errGone
@@ -305,21 +296,12 @@ func (s *Server) prove(r *http.Request, kind string, then func(tx Tx, d Device, 
 			result = aerr
 			return nil
 		}
-		l, err := tx.Login(req.ChallengeID)
-		if errors.Is(err, ErrNotFound) || (err == nil && (l.Kind != kind || l.DeviceID != d.ID)) {
-			result = errf(http.StatusNotFound, protocol.CodeNotFound, "no such challenge")
-			return nil
-		}
-		if err != nil {
+		l, acct, refused, err := openLogin(tx, req.ChallengeID, func(l Login) bool {
+			return l.Kind == kind && l.DeviceID == d.ID
+		}, errf(http.StatusNotFound, protocol.CodeNotFound, "no such challenge"), now)
+		if err != nil || refused != nil {
+			result = refused
 			return err
-		}
-		acct, err := tx.Account(l.Username)
-		if err != nil {
-			return err
-		}
-		if acct.Lockout.Locked(now) {
-			result = errLocked
-			return nil
 		}
 		if l.Status != StatusPending || !now.Before(l.Expires) {
 			result = errGone

@@ -157,21 +157,10 @@ func (s *Server) respond(ctx context.Context, id, response string) error {
 	now := s.now()
 	var result error
 	err := s.store.Update(ctx, func(tx Tx) error {
-		l, err := tx.Login(id)
-		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
-			result = errNoLogin
-			return nil
-		}
-		if err != nil {
+		l, acct, refused, err := openLogin(tx, id, isLogin, errNoLogin, now)
+		if err != nil || refused != nil {
+			result = refused
 			return err
-		}
-		acct, err := tx.Account(l.Username)
-		if err != nil {
-			return err
-		}
-		if acct.Lockout.Locked(now) {
-			result = errLocked
-			return nil
 		}
 		if l.Status != StatusPending {
 			result = errGone
@@ -287,3 +276,27 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, protocol.Status{Status: "changed"})
 	return nil
 }
+
+// openLogin loads login id and its account for a decision in tx. refused
+// is missing when there is no such login or ok turns it down, and errLocked
+// when the account is locked; err is the store's own failure.
+func openLogin(tx Tx, id string, ok func(Login) bool, missing error, now time.Time) (l Login, acct Account, refused, err error) {
+	l, err = tx.Login(id)
+	if errors.Is(err, ErrNotFound) || (err == nil && !ok(l)) {
+		return l, acct, missing, nil
+	}
+	if err != nil {
+		return l, acct, nil, err
+	}
+	if acct, err = tx.Account(l.Username); err != nil {
+		return l, acct, nil, err
+	}
+	if acct.Lockout.Locked(now) {
+		return l, acct, errLocked, nil
+	}
+	return l, acct, nil, nil
+}
+
+// isLogin accepts a login of the relying-party API (not an inbox or PIN
+// challenge).
+func isLogin(l Login) bool { return l.Kind == KindLogin }

@@ -50,21 +50,10 @@ func (s *Server) setTempPassword(ctx context.Context, id, password string) error
 	now := s.now()
 	var result error
 	err = s.store.Update(ctx, func(tx Tx) error {
-		l, err := tx.Login(id)
-		if errors.Is(err, ErrNotFound) || (err == nil && l.Kind != KindLogin) {
-			result = errNoLogin
-			return nil
-		}
-		if err != nil {
+		l, acct, refused, err := openLogin(tx, id, isLogin, errNoLogin, now)
+		if err != nil || refused != nil {
+			result = refused
 			return err
-		}
-		acct, err := tx.Account(l.Username)
-		if err != nil {
-			return err
-		}
-		if acct.Lockout.Locked(now) {
-			result = errLocked
-			return nil
 		}
 		if l.Status != StatusApproved || !acct.MustChange || !now.Before(l.Expires) {
 			result = errNoChangePending
