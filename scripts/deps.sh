@@ -8,7 +8,7 @@ pkgs=(gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
       libxinerama-dev libxi-dev libxxf86vm-dev)
 case "${1:-run}" in
 run) ;;
-test) pkgs+=(xvfb xauth chromium gnome-keyring dbus dbus-x11 fonts-dejavu-core) ;;
+test) pkgs+=(xvfb xauth chromium gnome-keyring dbus dbus-x11 fonts-dejavu-core postgresql) ;;
 *) echo "usage: scripts/deps.sh run|test" >&2; exit 2 ;;
 esac
 

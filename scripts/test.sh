@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 FUZZTIME="${FUZZTIME:-5s}"
+# The PostgreSQL store tests start their own server (internal/pgtest): here a
+# missing server is a failure, not a skip.
+export IBKEY_TEST_POSTGRES=1
 
 step() { printf '\n== %s\n' "$*"; }
 
