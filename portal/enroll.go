@@ -296,7 +296,9 @@ func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) error {
 }
 
 // handleConfirm makes a pending device the user's one active device once it
-// proves the secret; every other device of the user is retired.
+// proves the secret; every other device of the user is retired. A repeated
+// confirmation of the device that became active gets the same answer, so
+// that a device whose first answer was lost can ask again.
 func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limitIP(r); err != nil {
 		return err
@@ -314,13 +316,25 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) error {
 			result = aerr
 			return nil
 		}
-		if d.State != DevicePending || !now.Before(d.Expires) {
-			result = errGone
-			return nil
-		}
 		suite, err := ocra.ParseSuite(d.Suite)
 		if err != nil {
 			return err
+		}
+		if d.State == DeviceActive {
+			// A repeated confirmation (the answer to the first was lost):
+			// the same answer while this device is the active one, and
+			// nothing changes.
+			if err := verifier.VerifyResponse(suite, d.Secret, d.PINHash, d.ConfirmChallenge, req.Response); err != nil {
+				if !errors.Is(err, verifier.ErrBadResponse) {
+					return err
+				}
+				result = errf(http.StatusForbidden, protocol.CodeInvalidResponse, "the device's secret does not match")
+			}
+			return nil
+		}
+		if d.State != DevicePending || !now.Before(d.Expires) {
+			result = errGone
+			return nil
 		}
 		if err := verifier.VerifyResponse(suite, d.Secret, d.PINHash, d.ConfirmChallenge, req.Response); err != nil {
 			if !errors.Is(err, verifier.ErrBadResponse) {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"time"
 
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
@@ -54,8 +56,10 @@ func (p Protection) check() error {
 // Activate activates this device for the enrollment enrollmentID at
 // service with the activation code, derives the OCRA secret, seals it in
 // the vault as the user called name under p, and confirms with the
-// service, which only then makes this device the user's active one. If the
-// confirmation fails the user is removed from the vault again.
+// service, which only then makes this device the user's active one. The
+// confirmation is sent again while the service does not answer it; if the
+// service refuses it the user is removed from the vault again (see
+// [ConfirmError]).
 //
 // The activation key pair is ephemeral: dropped once the secret is
 // derived. The device-channel token and the delivery key are kept in the
@@ -149,24 +153,75 @@ func (d *Device) activate(ctx context.Context, service, enrollmentID, code, sess
 	}
 	// Sealed on the device first, then confirmed: the service retires any
 	// other device of the user only now.
-	if err := c.Confirm(ctx, a.DeviceID, token, confirm); err != nil {
+	if err := confirmRetry(ctx, c, a.DeviceID, token, confirm); err != nil {
+		if !refused(err) {
+			// No answer: the service may have made this device the
+			// user's one device, so the user stays.
+			return vault.User{}, &ConfirmError{Err: err, Unanswered: true}
+		}
 		return vault.User{}, &ConfirmError{Err: err, Kept: d.Vault.Remove(name)}
 	}
 	return d.Vault.User(name)
 }
 
+// confirmDelays are the waits between the tries of a confirmation that
+// got no answer (about 15 s in all, or until ctx ends). The service
+// answers a repeated confirmation as it did the first (docs/PROTOCOL.md).
+var confirmDelays = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+
+// confirmRetry sends the confirmation until the service answers it, at
+// most len(confirmDelays)+1 times; it returns the last error.
+func confirmRetry(ctx context.Context, c *protocol.Client, deviceID string, token []byte, response string) error {
+	err := c.Confirm(ctx, deviceID, token, response)
+	for _, wait := range confirmDelays {
+		if err == nil || refused(err) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = c.Confirm(ctx, deviceID, token, response)
+	}
+	return err
+}
+
+// refused reports whether err is the service's answer that it will not
+// take the confirmation (a 4xx other than "too many requests" or
+// "timeout"), as opposed to no answer or a fault of the service.
+func refused(err error) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe) && pe.Status/100 == 4 &&
+		pe.Status != http.StatusTooManyRequests && pe.Status != http.StatusRequestTimeout
+}
+
 // ConfirmError is the error of [Device.Activate] and
 // [Device.ActivateSession] when the service refused the confirmation or did
-// not answer it: this device is not the user's active one, and the user is
-// removed from the vault again. Kept, when not nil, says why that removal
-// failed (the unconfirmed user stays in the vault).
+// not answer it.
+//
+// When the service refused it, this device is not the user's active one
+// and the user is removed from the vault again; Kept, when not nil, says
+// why that removal failed (the unconfirmed user stays in the vault).
+//
+// When Unanswered, every try failed without an answer of the service
+// (network errors, 5xx): the user stays in the vault, since the service
+// may have made this device the user's active one. It works if it did;
+// if not, the service refuses this device (401 on its channel) and the
+// user's earlier device stays active: remove the user and enroll again.
 type ConfirmError struct {
-	Err  error // the service's answer, or why there was none
-	Kept error
+	Err        error // the service's answer, or why there was none
+	Kept       error
+	Unanswered bool
 }
 
 func (e *ConfirmError) Error() string {
-	if e.Kept != nil {
+	switch {
+	case e.Unanswered:
+		return fmt.Sprintf("device: confirm: no answer from the service (the user stays; it works if the service took the confirmation): %v", e.Err)
+	case e.Kept != nil:
 		return fmt.Sprintf("device: confirm: %v (and the unconfirmed user stays: %v)", e.Err, e.Kept)
 	}
 	return fmt.Sprintf("device: confirm: %v", e.Err)

@@ -128,6 +128,9 @@ func usersAdd(e *env, args []string) error {
 	}
 	var ce *device.ConfirmError
 	if errors.As(err, &ce) {
+		if ce.Unanswered {
+			fmt.Fprintf(e.stderr, "ibkey: the service did not answer the confirmation; %q stays on this device: it works if the service took the confirmation, else remove it (ibkey users remove %s) and add it again\n", *name, *name)
+		}
 		if ce.Kept != nil {
 			fmt.Fprintf(e.stderr, "ibkey: remove the unconfirmed user: %v\n", ce.Kept)
 		}
