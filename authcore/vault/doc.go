@@ -39,4 +39,13 @@
 // ([ErrDamaged], [ErrTooNew]) and is never overwritten. The keys that must
 // work before unlock (the device-channel key and the delivery key) are
 // sealed under the vault key only, never the PIN.
+//
+// A Vault keeps the file decoded in memory, its PIN and biometric seals
+// still sealed, and reads it again only when it changed: when the file's
+// stamp (device, inode, size, modification and change times) is not the
+// one it had when read, or, for a few seconds after any write (while the
+// file's times cannot yet tell a second change in the same tick), when its
+// bytes differ. So a change made by another process (the command line
+// while the app runs) is seen at the next call, and a file that did not
+// change is not decrypted again.
 package vault

@@ -59,12 +59,24 @@ type Vault struct {
 	key       []byte // the vault key: seals the file
 	pepper    []byte // the device pepper: an input of every PIN seal
 
-	kdf      KDF           // the cost of new PIN seals; tests lower it
-	lockWait time.Duration // how long to wait for another process's lock
+	kdf      KDF              // the cost of new PIN seals; tests lower it
+	lockWait time.Duration    // how long to wait for another process's lock
+	clock    func() time.Time // the time of a read; tests move it
 
 	mu    sync.Mutex // serialises writes within the process
 	cmu   sync.Mutex // guards cache
-	cache []User
+	cache cache
+}
+
+// cache is the file as last read or written, decoded: the sealed slots stay
+// sealed, as in the file. The file is read again only when its stamp says
+// it changed, or cannot say; it is decoded again only when its bytes
+// changed.
+type cache struct {
+	raw   []byte // the file's bytes
+	stamp string // atomicfile's stamp of raw; "" when unknown
+	body  *body  // raw decoded; never changed in place
+	users []User // body's users, sorted by name
 }
 
 // Open opens the vault in dir, creating the folder (mode 0700) when it is
@@ -91,7 +103,7 @@ func Open(dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 	v := &Vault{
 		dir: dir, path: filepath.Join(dir, FileName),
 		secrets: secrets, bio: bio,
-		kdf: DefaultKDF, lockWait: 10 * time.Second,
+		kdf: DefaultKDF, lockWait: 10 * time.Second, clock: time.Now,
 	}
 	err := v.withLock(func() error {
 		// Temporary files of writes that a crash cut short.
@@ -100,7 +112,7 @@ func Open(dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 				os.Remove(f)
 			}
 		}
-		data, err := v.readFile()
+		data, stamp, err := v.readFile()
 		if err != nil {
 			return err
 		}
@@ -121,7 +133,7 @@ func Open(dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 			if err != nil {
 				return err
 			}
-			v.setCache(b)
+			v.setCache(data, stamp, b)
 			return nil
 		}
 		// A new vault: keep the keys a store may still hold (a vault file
@@ -198,21 +210,17 @@ func (v *Vault) withLock(fn func() error) error {
 	return fn()
 }
 
-// readFile returns the vault file, or nil when there is none.
-func (v *Vault) readFile() ([]byte, error) {
-	f, err := os.Open(v.path)
+// readFile returns the vault file and its stamp, or nil when there is
+// none.
+func (v *Vault) readFile() ([]byte, string, error) {
+	data, stamp, err := atomicfile.Read(v.path, maxFileSize+1, v.clock())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("vault: %w", err)
+		return nil, "", fmt.Errorf("vault: read %s: %w", v.path, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("vault: read %s: %w", v.path, err)
-	}
-	return data, nil
+	return data, stamp, nil
 }
 
 func (v *Vault) decode(data []byte) (*body, error) {
@@ -226,21 +234,37 @@ func (v *Vault) decode(data []byte) (*body, error) {
 	return b, nil
 }
 
-// load reads the vault. A missing file (deleted since Open) is an error:
-// the vault never silently starts over.
+// load returns the vault as the file holds it now: from the cache when
+// the file's stamp is the cache's, or its bytes are. A missing file
+// (deleted since Open) is an error: the vault never silently starts over.
+// The body returned is shared: change a clone (see update).
 func (v *Vault) load() (*body, error) {
-	data, err := v.readFile()
+	c := v.cached()
+	if c.stamp != "" {
+		if now, err := atomicfile.Stamp(v.path); err == nil && now == c.stamp {
+			return c.body, nil
+		}
+	}
+	data, stamp, err := v.readFile()
 	if err != nil {
 		return nil, err
 	}
 	if data == nil {
 		return nil, fmt.Errorf("%w: %s is missing", ErrDamaged, v.path)
 	}
+	if c.body != nil && bytes.Equal(data, c.raw) {
+		v.cmu.Lock()
+		if bytes.Equal(v.cache.raw, data) {
+			v.cache.stamp = stamp
+		}
+		v.cmu.Unlock()
+		return c.body, nil
+	}
 	b, err := v.decode(data)
 	if err != nil {
 		return nil, err
 	}
-	v.setCache(b)
+	v.setCache(data, stamp, b)
 	return b, nil
 }
 
@@ -252,18 +276,23 @@ func (v *Vault) save(b *body) error {
 	if err := atomicfile.Write(v.path, data); err != nil {
 		return fmt.Errorf("vault: write %s: %w", v.path, err)
 	}
-	v.setCache(b)
+	// The stamp of a file just written cannot tell a change yet: the next
+	// load compares the bytes.
+	v.setCache(data, "", b)
 	return nil
 }
 
-// update is a read-modify-write of the file under the lock. A file that
-// does not read is never written.
+// update is a read-modify-write of the file under the lock. fn changes a
+// copy of the body whose Users slice is its own: fn may append, delete and
+// set fields of records, but not change the bytes of a record in place. A
+// file that does not read is never written.
 func (v *Vault) update(fn func(b *body) error) error {
 	return v.withLock(func() error {
-		b, err := v.load()
+		cur, err := v.load()
 		if err != nil {
 			return err
 		}
+		b := &body{PepperID: cur.PepperID, Users: slices.Clone(cur.Users)}
 		if err := fn(b); err != nil {
 			return err
 		}
@@ -271,14 +300,22 @@ func (v *Vault) update(fn func(b *body) error) error {
 	})
 }
 
-func (v *Vault) setCache(b *body) {
-	users := make([]User, len(b.Users))
-	for i := range b.Users {
-		users[i] = b.Users[i].user()
-	}
-	slices.SortFunc(users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+func (v *Vault) cached() cache {
 	v.cmu.Lock()
-	v.cache = users
+	defer v.cmu.Unlock()
+	return v.cache
+}
+
+func (v *Vault) setCache(raw []byte, stamp string, b *body) {
+	if b.byName == nil {
+		b.byName = make(map[string]int, len(b.Users))
+		for i := range b.Users {
+			b.byName[b.Users[i].Name] = i
+		}
+	}
+	users := sortedUsers(b)
+	v.cmu.Lock()
+	v.cache = cache{raw: raw, stamp: stamp, body: b, users: users}
 	v.cmu.Unlock()
 }
 
@@ -288,24 +325,50 @@ func (v *Vault) setCache(b *body) {
 func (v *Vault) Users() []User {
 	users, err := v.List()
 	if err != nil {
-		v.cmu.Lock()
-		defer v.cmu.Unlock()
-		return slices.Clone(v.cache)
+		return cloneUsers(v.cached().users)
 	}
 	return users
 }
 
-// List returns the users sorted by name, reloaded from the file.
+// List returns the users sorted by name, as the file holds them now.
 func (v *Vault) List() ([]User, error) {
-	if _, err := v.load(); err != nil {
+	b, err := v.load()
+	if err != nil {
 		return nil, err
 	}
-	v.cmu.Lock()
-	defer v.cmu.Unlock()
-	return slices.Clone(v.cache), nil
+	c := v.cached()
+	if c.body != b { // changed meanwhile by another call
+		return sortedUsers(b), nil
+	}
+	return cloneUsers(c.users), nil
+}
+
+func sortedUsers(b *body) []User {
+	users := make([]User, len(b.Users))
+	for i := range b.Users {
+		users[i] = b.Users[i].user()
+	}
+	slices.SortFunc(users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	return users
+}
+
+// cloneUsers copies users and their service keys, so that callers cannot
+// change the cache.
+func cloneUsers(users []User) []User {
+	out := slices.Clone(users)
+	for i := range out {
+		out[i].ServiceKey = bytes.Clone(out[i].ServiceKey)
+	}
+	return out
 }
 
 func find(b *body, name string) (*record, error) {
+	if b.byName != nil {
+		if i, ok := b.byName[name]; ok {
+			return &b.Users[i], nil
+		}
+		return nil, fmt.Errorf("%w: %q", ErrNoUser, name)
+	}
 	for i := range b.Users {
 		if b.Users[i].Name == name {
 			return &b.Users[i], nil
