@@ -10,6 +10,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"ibkey/authcore/ocra"
+	"ibkey/internal/storagetest"
 )
 
 // names returns the names of v's users, or fails.
@@ -164,5 +167,55 @@ func TestCacheKept(t *testing.T) {
 	nv := openTest(t, v.dir, v.secrets, nil)
 	if got := names(t, nv); !slices.Equal(got, []string{"alice", "bob"}) {
 		t.Fatalf("the file holds %q, want alice, bob", got)
+	}
+}
+
+// TestOpenStorage: a vault over another storage than a folder (the
+// browser's) works the same, and reads its file only when the storage's
+// stamp says it changed.
+func TestOpenStorage(t *testing.T) {
+	t.Parallel()
+	st, store := storagetest.NewMemory(), newMemStore()
+	if _, err := OpenStorage(nil, store, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("OpenStorage(nil): %v, want ErrInvalid", err)
+	}
+	v, err := OpenStorage(st, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.kdf = testKDF
+	mustAdd(t, v, pinUser("alice", "2468", secret32(1)))
+	before := st.Reads()
+	for range 10 {
+		if _, err := v.User("alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.Reads() - before; n > 1 {
+		t.Errorf("10 reads of a user read the file %d times, want at most once", n)
+	}
+	if got := respond(t, v, "alice", Unlock{PIN: "2468"}, "123456"); got != want(t, suiteIB, secret32(1), ocra.Input{Challenge: "123456"}) {
+		t.Errorf("response %s", got)
+	}
+	w, err := OpenStorage(st, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.kdf = testKDF
+	mustAdd(t, w, pinUser("bob", "2468", secret32(2)))
+	if got := names(t, v); !slices.Equal(got, []string{"alice", "bob"}) {
+		t.Fatalf("after another handle's write: %q, want alice, bob", got)
+	}
+	unlock, ok, err := st.TryLock(lockName)
+	if err != nil || !ok {
+		t.Fatal("lock", ok, err)
+	}
+	v.lockWait = 50 * time.Millisecond
+	if err := v.Rename("alice", "carol"); !errors.Is(err, ErrLocked) {
+		t.Errorf("Rename while another holds the lock: %v, want ErrLocked", err)
+	}
+	unlock()
+	if err := v.Rename("alice", "carol"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,11 +52,13 @@ const lastUsedStep = time.Minute
 // Vault is the users of one device, kept in one file. It is safe for
 // concurrent use, and several processes may use one vault at once.
 type Vault struct {
-	dir, path string
-	secrets   SecretStore
-	bio       Biometrics
-	key       []byte // the vault key: seals the file
-	pepper    []byte // the device pepper: an input of every PIN seal
+	store   Storage
+	dir     string // the folder, when opened with Open
+	path    string // the file's name in messages
+	secrets SecretStore
+	bio     Biometrics
+	key     []byte // the vault key: seals the file
+	pepper  []byte // the device pepper: an input of every PIN seal
 
 	kdf      KDF              // the cost of new PIN seals; tests lower it
 	lockWait time.Duration    // how long to wait for another process's lock
@@ -79,39 +80,75 @@ type cache struct {
 	users []User // body's users, sorted by name
 }
 
-// Open opens the vault in dir, creating the folder (mode 0700) when it is
-// missing. On first use it creates the vault key and the device pepper in
-// secrets and writes an empty vault. bio may be nil: then users with a
-// biometric gate can be listed but not added or unlocked by biometrics.
-//
-// A vault file that cannot be read (damaged, truncated, from a newer
-// version, sealed under a key that secrets does not hold) gives an error
-// and is left as it is.
+// Storage keeps the vault's file: a folder of the file system ([Open]) or
+// the browser's IndexedDB ([OpenStorage]). Implementations are safe for
+// concurrent use.
+type Storage interface {
+	// Read returns the content of the file called name, at most limit
+	// bytes, and a stamp of it: a string equal to what Stamp returns
+	// until the file changes, or "" when the backend cannot tell at this
+	// time now (then the vault compares the bytes). A missing file gives
+	// an error matching fs.ErrNotExist.
+	Read(name string, limit int64, now time.Time) (data []byte, stamp string, err error)
+	// Stamp returns the stamp the file called name has now, without
+	// reading it.
+	Stamp(name string) (string, error)
+	// Replace replaces (or makes) the file called name with data,
+	// atomically: after a crash it holds the old content or the new,
+	// whole.
+	Replace(name string, data []byte) error
+	// TryLock takes the exclusive lock called name without waiting, one
+	// that other processes (other tabs) using the same storage respect; ok
+	// is false when another holder has it. unlock releases it.
+	TryLock(name string) (unlock func(), ok bool, err error)
+}
+
+// Open opens the vault in the folder dir, creating it (mode 0700) when it
+// is missing: the file vault.ibk (mode 0600), written atomically
+// (temporary file, fsync, rename, fsync of the folder) under the lock file
+// vault.lock (flock). It is OpenStorage over the folder.
 func Open(dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("%w: no vault folder", ErrInvalid)
 	}
+	d, err := atomicfile.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("vault: create folder: %w", err)
+	}
+	return open(d, d.Path(), secrets, bio)
+}
+
+// OpenStorage opens the vault kept in st. On first use it creates the
+// vault key and the device pepper in secrets and writes an empty vault. bio
+// may be nil: then users with a biometric gate can be listed but not added
+// or unlocked by biometrics.
+//
+// A vault file that cannot be read (damaged, truncated, from a newer
+// version, sealed under a key that secrets does not hold) gives an error
+// and is left as it is.
+func OpenStorage(st Storage, secrets SecretStore, bio Biometrics) (*Vault, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: no storage", ErrInvalid)
+	}
+	return open(st, "", secrets, bio)
+}
+
+func open(st Storage, dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 	if secrets == nil {
 		return nil, fmt.Errorf("%w: no secret store", ErrInvalid)
 	}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("vault: create folder: %w", err)
-		}
-		os.Chmod(dir, 0o700) // MkdirAll's mode passes through the umask
+	path := FileName
+	if dir != "" {
+		path = filepath.Join(dir, FileName)
+	} else if s, ok := st.(fmt.Stringer); ok {
+		path = s.String() + "/" + FileName
 	}
 	v := &Vault{
-		dir: dir, path: filepath.Join(dir, FileName),
+		store: st, dir: dir, path: path,
 		secrets: secrets, bio: bio,
 		kdf: DefaultKDF, lockWait: 10 * time.Second, clock: time.Now,
 	}
 	err := v.withLock(func() error {
-		// Temporary files of writes that a crash cut short.
-		if old, _ := filepath.Glob(filepath.Join(dir, "."+FileName+"-*.tmp")); old != nil {
-			for _, f := range old {
-				os.Remove(f)
-			}
-		}
 		data, stamp, err := v.readFile()
 		if err != nil {
 			return err
@@ -183,37 +220,35 @@ func (v *Vault) newSecret(name string) ([]byte, error) {
 }
 
 // withLock runs fn holding the vault's lock: the process's mutex and the
-// lock file, so that no other process writes meanwhile.
+// storage's lock, so that no other process (or tab) writes meanwhile.
 func (v *Vault) withLock(fn func() error) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(v.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("vault: open lock: %w", err)
-	}
-	defer f.Close()
 	deadline := time.Now().Add(v.lockWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		ok, err := tryLock(f)
+		unlock, ok, err := v.store.TryLock(lockName)
 		if err != nil {
 			return fmt.Errorf("vault: lock: %w", err)
 		}
 		if ok {
-			break
+			defer unlock()
+			return fn()
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w (waited %v for %s)", ErrLocked, v.lockWait, f.Name())
+			where := lockName
+			if v.dir != "" {
+				where = filepath.Join(v.dir, lockName)
+			}
+			return fmt.Errorf("%w (waited %v for %s)", ErrLocked, v.lockWait, where)
 		}
 		time.Sleep(wait)
 	}
-	defer unlock(f)
-	return fn()
 }
 
 // readFile returns the vault file and its stamp, or nil when there is
 // none.
 func (v *Vault) readFile() ([]byte, string, error) {
-	data, stamp, err := atomicfile.Read(v.path, maxFileSize+1, v.clock())
+	data, stamp, err := v.store.Read(FileName, maxFileSize+1, v.clock())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "", nil
 	}
@@ -241,7 +276,7 @@ func (v *Vault) decode(data []byte) (*body, error) {
 func (v *Vault) load() (*body, error) {
 	c := v.cached()
 	if c.stamp != "" {
-		if now, err := atomicfile.Stamp(v.path); err == nil && now == c.stamp {
+		if now, err := v.store.Stamp(FileName); err == nil && now == c.stamp {
 			return c.body, nil
 		}
 	}
@@ -273,7 +308,7 @@ func (v *Vault) save(b *body) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(v.path, data); err != nil {
+	if err := v.store.Replace(FileName, data); err != nil {
 		return fmt.Errorf("vault: write %s: %w", v.path, err)
 	}
 	// The stamp of a file just written cannot tell a change yet: the next
