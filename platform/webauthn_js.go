@@ -303,8 +303,8 @@ func evaluate(cred, salt []byte) ([]byte, error) {
 		return nil, ErrBiometricCancelled
 	}
 	// The user-verified flag (bit 2 of the flags byte, after the 32-byte
-	// RP id hash). CTAP's hmac-secret gives another output without user
-	// verification anyway, which would not open the seal.
+	// RP id hash). (CTAP 2.1's hmac-secret also gives another output
+	// without user verification, which would not open the seal.)
 	ad, err := fromJS(a.Get("response").Get("authenticatorData"), -1)
 	if err != nil || len(ad) < 33 {
 		return nil, fmt.Errorf("platform: biometric check: no authenticator data")
