@@ -9,11 +9,11 @@ import (
 	"os"
 	"time"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"ibkey/app"
 	"ibkey/app/device"
-	"ibkey/platform"
 )
 
 func main() {
@@ -33,7 +33,7 @@ func main() {
 		opts = app.DemoOptions(app.ParseFlavor(*flavor))
 	} else {
 		var err error
-		if opts, err = realOptions(app.ParseFlavor(*flavor), *vaultDir, *service); err != nil {
+		if opts, err = realOptions(a, app.ParseFlavor(*flavor), *vaultDir, *service); err != nil {
 			fmt.Fprintf(os.Stderr, "ibkey-app: %v\n", err)
 			os.Exit(1)
 		}
@@ -41,16 +41,10 @@ func main() {
 	app.New(a, opts).ShowAndRun()
 }
 
-// realOptions are the app over the vault in dir and the service.
-func realOptions(f app.Flavor, dir, service string) (app.Options, error) {
-	if dir == "" {
-		var err error
-		if dir, err = device.DefaultVaultDir(); err != nil {
-			return app.Options{}, err
-		}
-	}
-	bio := platform.NewBiometrics()
-	v, err := device.OpenVault(dir, bio, os.Stderr)
+// realOptions are the app over the device's vault (see openVault: the
+// folder dir, on the web the browser's storage) and the service.
+func realOptions(a fyne.App, f app.Flavor, dir, service string) (app.Options, error) {
+	v, bio, err := openVault(a, dir)
 	if err != nil {
 		return app.Options{}, err
 	}

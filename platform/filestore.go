@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"ibkey/internal/atomicfile"
 )
@@ -30,12 +29,38 @@ type secretFile struct {
 	Secrets map[string][]byte `json:"secrets"`
 }
 
+// Storage keeps the file store's file: a folder of the file system
+// ([NewFileStore]) or, in a browser, IndexedDB. It is the storage seam the
+// vault keeps its file behind too (vault.Storage).
+type Storage interface {
+	// Read returns the content of the file called name, at most limit
+	// bytes, and a stamp of it; an error matching fs.ErrNotExist when
+	// there is none.
+	Read(name string, limit int64, now time.Time) (data []byte, stamp string, err error)
+	// Stamp returns the stamp the file called name has now.
+	Stamp(name string) (string, error)
+	// Replace replaces (or makes) the file called name with data,
+	// atomically.
+	Replace(name string, data []byte) error
+	// TryLock takes the exclusive lock called name without waiting.
+	TryLock(name string) (unlock func(), ok bool, err error)
+}
+
+// sealer seals each secret of a file store before it is stored, and opens
+// it when read: the browser's store seals with a WebCrypto key that cannot
+// be exported. name is bound to the seal.
+type sealer interface {
+	seal(name string, secret []byte) ([]byte, error)
+	open(name string, sealed []byte) ([]byte, error)
+}
+
 // fileStore is a SecretStore kept in one file, rewritten atomically on every
 // change.
 type fileStore struct {
-	dir  string
-	path string
-	mu   sync.Mutex // serialises read-modify-write within this process
+	st    Storage
+	path  string     // the file, in messages
+	sealr sealer     // nil: secrets are kept as they are
+	mu    sync.Mutex // serialises read-modify-write within this process
 }
 
 // NewFileStore returns a SecretStore that keeps its secrets in the file
@@ -49,15 +74,17 @@ type fileStore struct {
 // [ErrDamaged] and is never overwritten.
 //
 // The store is safe for concurrent use within one process; two processes
-// changing one store at the same time may lose one of the changes.
+// changing one store at the same time may lose one of the changes. (The
+// vault sets its secrets only while it holds its own lock.)
 func NewFileStore(dir string) (SecretStore, error) {
 	if dir == "" {
 		return nil, errors.New("platform: file store needs a directory")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := atomicfile.OpenDir(dir)
+	if err != nil {
 		return nil, fmt.Errorf("platform: create file store directory: %w", err)
 	}
-	return &fileStore{dir: dir, path: filepath.Join(dir, secretFileName)}, nil
+	return &fileStore{st: d, path: filepath.Join(d.Path(), secretFileName)}, nil
 }
 
 func (s *fileStore) Get(name string) ([]byte, error) {
@@ -74,6 +101,9 @@ func (s *fileStore) Get(name string) ([]byte, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
+	if s.sealr != nil {
+		return s.sealr.open(name, secret)
+	}
 	return secret, nil
 }
 
@@ -87,7 +117,13 @@ func (s *fileStore) Set(name string, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	secrets[name] = bytes.Clone(secret)
+	if s.sealr != nil {
+		if secrets[name], err = s.sealr.seal(name, secret); err != nil {
+			return err
+		}
+	} else {
+		secrets[name] = bytes.Clone(secret)
+	}
 	return s.save(secrets)
 }
 
@@ -111,15 +147,10 @@ func (s *fileStore) Delete(name string) error {
 // load reads the file; a missing file is an empty store. Errors never quote
 // the file's content, which holds secrets.
 func (s *fileStore) load() (map[string][]byte, error) {
-	f, err := os.Open(s.path)
+	data, _, err := s.st.Read(secretFileName, maxSecretFileSize+1, time.Now())
 	if errors.Is(err, fs.ErrNotExist) {
 		return make(map[string][]byte), nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("platform: open secret file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("platform: read secret file: %w", err)
 	}
@@ -148,7 +179,7 @@ func (s *fileStore) save(secrets map[string][]byte) error {
 	if err != nil {
 		return fmt.Errorf("platform: encode secret file: %w", err)
 	}
-	if err := atomicfile.Write(s.path, data); err != nil {
+	if err := s.st.Replace(secretFileName, data); err != nil {
 		return fmt.Errorf("platform: write secret file: %w", err)
 	}
 	return nil

@@ -14,13 +14,22 @@
 // [NewKeyring] returns a store whose methods fail with [ErrUnsupported]; the
 // native Keychain and Keystore backends come later.
 //
+// # In a browser
+//
+// The web app (GOOS=js) keeps its files in [IndexedDB] ([OpenIndexedDB]),
+// which is the browser's side of the storage seam ([Storage]) under the
+// vault and the file store: one record per file, replaced in one durable
+// transaction, Web Locks between tabs. [NewWebSecretStore] is the file
+// store there, each secret sealed under a WebCrypto AES-GCM key that cannot
+// be exported; [NewWebBiometrics] is WebAuthn with the PRF extension.
+//
 // # Biometrics
 //
 // [Biometrics] creates a random key that only a successful biometric check
 // releases (iOS Keychain access control, Android Keystore user
 // authentication), so that biometric unlock is bound cryptographically, not
-// by a UI gate. [NewBiometrics] reports [BiometricNone] on every system for
-// now; tests and UI work use [NewFakeBiometrics].
+// by a UI gate. [NewBiometrics] reports [BiometricNone] on every native
+// system for now; tests and UI work use [NewFakeBiometrics].
 //
 // No secret value appears in an error of this package.
 package platform

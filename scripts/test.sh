@@ -31,12 +31,21 @@ CGO_ENABLED=0 GOOS=android GOARCH=arm64 go vet $pure
 CGO_ENABLED=0 GOOS=ios GOARCH=arm64 go build $pure
 CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build $pure
 CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 go build $pure
+GOOS=js GOARCH=wasm go vet $pure .
+
+step "js/wasm tests under node (the web app's packages)"
+# The byte-by-byte damage tests are skipped: the decoding is the same Go on
+# every system, and they are slow through node's file system. The browser
+# backends (IndexedDB, WebCrypto, WebAuthn) skip here: platform's
+# TestBrowser runs them in headless Chromium.
+PATH="$(go env GOROOT)/lib/wasm:$PATH" GOOS=js GOARCH=wasm \
+	go test -short -skip '^(TestFlippedByte|TestTruncated)$' ./authcore/... ./platform/... ./internal/atomicfile ./internal/storagetest
 
 step "go test -race"
 go test -race -timeout 20m ./...
 
 step "UI tests as a phone (-tags mobile)"
-go test -tags mobile -timeout 10m ./app/...
+go test -tags mobile -timeout 10m ./app/... .
 
 step "the OS keyring (gnome-keyring's Secret Service)"
 dbus-run-session -- sh -c 'printf ibkey-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&

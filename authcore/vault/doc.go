@@ -6,7 +6,7 @@
 // # Which to use
 //
 // [Open] a folder with the platform's SecretStore (and Biometrics, when the
-// device has them). [Vault.Add] enrolls a user, [Vault.Users] lists them,
+// device has them); in a browser, [OpenStorage] the IndexedDB [Storage]. [Vault.Add] enrolls a user, [Vault.Users] lists them,
 // [Vault.Unlock] opens one user's secret and [Secret.Respond] answers a
 // challenge with it. Close the Secret when done.
 //
@@ -35,8 +35,20 @@
 // (XChaCha20-Poly1305) over a JSON body under the vault key from the
 // SecretStore. Writes are atomic (temporary file, fsync, rename, fsync of
 // the folder) and made under a lock file, so that two processes do not lose
-// each other's users. A damaged, truncated or newer file gives an error
-// ([ErrDamaged], [ErrTooNew]) and is never overwritten. The keys that must
-// work before unlock (the device-channel key and the delivery key) are
-// sealed under the vault key only, never the PIN.
+// each other's users. The file and the lock are reached through [Storage],
+// a seam with a second backend in the browser: one IndexedDB record per
+// file, replaced in one transaction, and a Web Lock. A damaged, truncated
+// or newer file gives an error ([ErrDamaged], [ErrTooNew]) and is never
+// overwritten. The keys that must work before unlock (the device-channel
+// key and the delivery key) are sealed under the vault key only, never the
+// PIN.
+//
+// A Vault keeps the file decoded in memory, its PIN and biometric seals
+// still sealed, and reads it again only when it changed: when the file's
+// stamp (device, inode, size, modification and change times; a generation
+// in the browser) is not the one it had when read, or, for a few seconds
+// after any write (while the file's times cannot yet tell a second change
+// in the same tick), when its bytes differ. So a change made by another
+// process (the command line while the app runs) is seen at the next call,
+// and a file that did not change is not decrypted again.
 package vault

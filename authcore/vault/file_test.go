@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +170,9 @@ func TestCrashChild(t *testing.T) {
 func TestCrashSafety(t *testing.T) {
 	if os.Getenv("IBKEY_VAULT_CRASH_DIR") != "" {
 		t.Skip("in the child")
+	}
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("no child processes on " + runtime.GOOS)
 	}
 	dir := t.TempDir()
 	rounds := 30

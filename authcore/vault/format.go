@@ -43,6 +43,10 @@ type body struct {
 	// not depend on any PIN.
 	PepperID []byte   `json:"pepper_id"`
 	Users    []record `json:"users"`
+
+	// byName indexes Users by name, in a body read from the file (nil in
+	// one being changed).
+	byName map[string]int
 }
 
 // record is one user as stored.
@@ -153,18 +157,19 @@ func decodeBody(plain []byte) (*body, error) {
 	if len(b.Users) > maxUsers {
 		return nil, fmt.Errorf("%w: more than %d users", ErrDamaged, maxUsers)
 	}
-	names := make(map[string]bool, len(b.Users))
+	names := make(map[string]int, len(b.Users))
 	ids := make(map[string]bool, len(b.Users))
 	for i := range b.Users {
 		r := &b.Users[i]
 		if err := r.check(); err != nil {
 			return nil, fmt.Errorf("%w: user %d: %v", ErrDamaged, i, err)
 		}
-		if names[r.Name] || ids[string(r.ID)] {
+		if _, ok := names[r.Name]; ok || ids[string(r.ID)] {
 			return nil, fmt.Errorf("%w: user %d: duplicate", ErrDamaged, i)
 		}
-		names[r.Name], ids[string(r.ID)] = true, true
+		names[r.Name], ids[string(r.ID)] = i, true
 	}
+	b.byName = names
 	return &b, nil
 }
 

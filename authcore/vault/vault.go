@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,54 +52,104 @@ const lastUsedStep = time.Minute
 // Vault is the users of one device, kept in one file. It is safe for
 // concurrent use, and several processes may use one vault at once.
 type Vault struct {
-	dir, path string
-	secrets   SecretStore
-	bio       Biometrics
-	key       []byte // the vault key: seals the file
-	pepper    []byte // the device pepper: an input of every PIN seal
+	store   Storage
+	dir     string // the folder, when opened with Open
+	path    string // the file's name in messages
+	secrets SecretStore
+	bio     Biometrics
+	key     []byte // the vault key: seals the file
+	pepper  []byte // the device pepper: an input of every PIN seal
 
-	kdf      KDF           // the cost of new PIN seals; tests lower it
-	lockWait time.Duration // how long to wait for another process's lock
+	kdf      KDF              // the cost of new PIN seals; tests lower it
+	lockWait time.Duration    // how long to wait for another process's lock
+	clock    func() time.Time // the time of a read; tests move it
 
 	mu    sync.Mutex // serialises writes within the process
 	cmu   sync.Mutex // guards cache
-	cache []User
+	cache cache
 }
 
-// Open opens the vault in dir, creating the folder (mode 0700) when it is
-// missing. On first use it creates the vault key and the device pepper in
-// secrets and writes an empty vault. bio may be nil: then users with a
-// biometric gate can be listed but not added or unlocked by biometrics.
-//
-// A vault file that cannot be read (damaged, truncated, from a newer
-// version, sealed under a key that secrets does not hold) gives an error
-// and is left as it is.
+// cache is the file as last read or written, decoded: the sealed slots stay
+// sealed, as in the file. The file is read again only when its stamp says
+// it changed, or cannot say; it is decoded again only when its bytes
+// changed.
+type cache struct {
+	raw   []byte // the file's bytes
+	stamp string // atomicfile's stamp of raw; "" when unknown
+	body  *body  // raw decoded; never changed in place
+	users []User // body's users, sorted by name
+}
+
+// Storage keeps the vault's file: a folder of the file system ([Open]) or
+// the browser's IndexedDB ([OpenStorage]). Implementations are safe for
+// concurrent use.
+type Storage interface {
+	// Read returns the content of the file called name, at most limit
+	// bytes, and a stamp of it: a string equal to what Stamp returns
+	// until the file changes, or "" when the backend cannot tell at this
+	// time now (then the vault compares the bytes). A missing file gives
+	// an error matching fs.ErrNotExist.
+	Read(name string, limit int64, now time.Time) (data []byte, stamp string, err error)
+	// Stamp returns the stamp the file called name has now, without
+	// reading it.
+	Stamp(name string) (string, error)
+	// Replace replaces (or makes) the file called name with data,
+	// atomically: after a crash it holds the old content or the new,
+	// whole.
+	Replace(name string, data []byte) error
+	// TryLock takes the exclusive lock called name without waiting, one
+	// that other processes (other tabs) using the same storage respect; ok
+	// is false when another holder has it. unlock releases it.
+	TryLock(name string) (unlock func(), ok bool, err error)
+}
+
+// Open opens the vault in the folder dir, creating it (mode 0700) when it
+// is missing: the file vault.ibk (mode 0600), written atomically
+// (temporary file, fsync, rename, fsync of the folder) under the lock file
+// vault.lock (flock). It is OpenStorage over the folder.
 func Open(dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("%w: no vault folder", ErrInvalid)
 	}
+	d, err := atomicfile.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("vault: create folder: %w", err)
+	}
+	return open(d, d.Path(), secrets, bio)
+}
+
+// OpenStorage opens the vault kept in st. On first use it creates the
+// vault key and the device pepper in secrets and writes an empty vault. bio
+// may be nil: then users with a biometric gate can be listed but not added
+// or unlocked by biometrics.
+//
+// A vault file that cannot be read (damaged, truncated, from a newer
+// version, sealed under a key that secrets does not hold) gives an error
+// and is left as it is.
+func OpenStorage(st Storage, secrets SecretStore, bio Biometrics) (*Vault, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: no storage", ErrInvalid)
+	}
+	return open(st, "", secrets, bio)
+}
+
+func open(st Storage, dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 	if secrets == nil {
 		return nil, fmt.Errorf("%w: no secret store", ErrInvalid)
 	}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("vault: create folder: %w", err)
-		}
-		os.Chmod(dir, 0o700) // MkdirAll's mode passes through the umask
+	path := FileName
+	if dir != "" {
+		path = filepath.Join(dir, FileName)
+	} else if s, ok := st.(fmt.Stringer); ok {
+		path = s.String() + "/" + FileName
 	}
 	v := &Vault{
-		dir: dir, path: filepath.Join(dir, FileName),
+		store: st, dir: dir, path: path,
 		secrets: secrets, bio: bio,
-		kdf: DefaultKDF, lockWait: 10 * time.Second,
+		kdf: DefaultKDF, lockWait: 10 * time.Second, clock: time.Now,
 	}
 	err := v.withLock(func() error {
-		// Temporary files of writes that a crash cut short.
-		if old, _ := filepath.Glob(filepath.Join(dir, "."+FileName+"-*.tmp")); old != nil {
-			for _, f := range old {
-				os.Remove(f)
-			}
-		}
-		data, err := v.readFile()
+		data, stamp, err := v.readFile()
 		if err != nil {
 			return err
 		}
@@ -121,7 +170,7 @@ func Open(dir string, secrets SecretStore, bio Biometrics) (*Vault, error) {
 			if err != nil {
 				return err
 			}
-			v.setCache(b)
+			v.setCache(data, stamp, b)
 			return nil
 		}
 		// A new vault: keep the keys a store may still hold (a vault file
@@ -171,48 +220,42 @@ func (v *Vault) newSecret(name string) ([]byte, error) {
 }
 
 // withLock runs fn holding the vault's lock: the process's mutex and the
-// lock file, so that no other process writes meanwhile.
+// storage's lock, so that no other process (or tab) writes meanwhile.
 func (v *Vault) withLock(fn func() error) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(v.dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("vault: open lock: %w", err)
-	}
-	defer f.Close()
 	deadline := time.Now().Add(v.lockWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		ok, err := tryLock(f)
+		unlock, ok, err := v.store.TryLock(lockName)
 		if err != nil {
 			return fmt.Errorf("vault: lock: %w", err)
 		}
 		if ok {
-			break
+			defer unlock()
+			return fn()
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w (waited %v for %s)", ErrLocked, v.lockWait, f.Name())
+			where := lockName
+			if v.dir != "" {
+				where = filepath.Join(v.dir, lockName)
+			}
+			return fmt.Errorf("%w (waited %v for %s)", ErrLocked, v.lockWait, where)
 		}
 		time.Sleep(wait)
 	}
-	defer unlock(f)
-	return fn()
 }
 
-// readFile returns the vault file, or nil when there is none.
-func (v *Vault) readFile() ([]byte, error) {
-	f, err := os.Open(v.path)
+// readFile returns the vault file and its stamp, or nil when there is
+// none.
+func (v *Vault) readFile() ([]byte, string, error) {
+	data, stamp, err := v.store.Read(FileName, maxFileSize+1, v.clock())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("vault: %w", err)
+		return nil, "", fmt.Errorf("vault: read %s: %w", v.path, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("vault: read %s: %w", v.path, err)
-	}
-	return data, nil
+	return data, stamp, nil
 }
 
 func (v *Vault) decode(data []byte) (*body, error) {
@@ -226,21 +269,37 @@ func (v *Vault) decode(data []byte) (*body, error) {
 	return b, nil
 }
 
-// load reads the vault. A missing file (deleted since Open) is an error:
-// the vault never silently starts over.
+// load returns the vault as the file holds it now: from the cache when
+// the file's stamp is the cache's, or its bytes are. A missing file
+// (deleted since Open) is an error: the vault never silently starts over.
+// The body returned is shared: change a clone (see update).
 func (v *Vault) load() (*body, error) {
-	data, err := v.readFile()
+	c := v.cached()
+	if c.stamp != "" {
+		if now, err := v.store.Stamp(FileName); err == nil && now == c.stamp {
+			return c.body, nil
+		}
+	}
+	data, stamp, err := v.readFile()
 	if err != nil {
 		return nil, err
 	}
 	if data == nil {
 		return nil, fmt.Errorf("%w: %s is missing", ErrDamaged, v.path)
 	}
+	if c.body != nil && bytes.Equal(data, c.raw) {
+		v.cmu.Lock()
+		if bytes.Equal(v.cache.raw, data) {
+			v.cache.stamp = stamp
+		}
+		v.cmu.Unlock()
+		return c.body, nil
+	}
 	b, err := v.decode(data)
 	if err != nil {
 		return nil, err
 	}
-	v.setCache(b)
+	v.setCache(data, stamp, b)
 	return b, nil
 }
 
@@ -249,21 +308,26 @@ func (v *Vault) save(b *body) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(v.path, data); err != nil {
+	if err := v.store.Replace(FileName, data); err != nil {
 		return fmt.Errorf("vault: write %s: %w", v.path, err)
 	}
-	v.setCache(b)
+	// The stamp of a file just written cannot tell a change yet: the next
+	// load compares the bytes.
+	v.setCache(data, "", b)
 	return nil
 }
 
-// update is a read-modify-write of the file under the lock. A file that
-// does not read is never written.
+// update is a read-modify-write of the file under the lock. fn changes a
+// copy of the body whose Users slice is its own: fn may append, delete and
+// set fields of records, but not change the bytes of a record in place. A
+// file that does not read is never written.
 func (v *Vault) update(fn func(b *body) error) error {
 	return v.withLock(func() error {
-		b, err := v.load()
+		cur, err := v.load()
 		if err != nil {
 			return err
 		}
+		b := &body{PepperID: cur.PepperID, Users: slices.Clone(cur.Users)}
 		if err := fn(b); err != nil {
 			return err
 		}
@@ -271,14 +335,22 @@ func (v *Vault) update(fn func(b *body) error) error {
 	})
 }
 
-func (v *Vault) setCache(b *body) {
-	users := make([]User, len(b.Users))
-	for i := range b.Users {
-		users[i] = b.Users[i].user()
-	}
-	slices.SortFunc(users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+func (v *Vault) cached() cache {
 	v.cmu.Lock()
-	v.cache = users
+	defer v.cmu.Unlock()
+	return v.cache
+}
+
+func (v *Vault) setCache(raw []byte, stamp string, b *body) {
+	if b.byName == nil {
+		b.byName = make(map[string]int, len(b.Users))
+		for i := range b.Users {
+			b.byName[b.Users[i].Name] = i
+		}
+	}
+	users := sortedUsers(b)
+	v.cmu.Lock()
+	v.cache = cache{raw: raw, stamp: stamp, body: b, users: users}
 	v.cmu.Unlock()
 }
 
@@ -288,24 +360,50 @@ func (v *Vault) setCache(b *body) {
 func (v *Vault) Users() []User {
 	users, err := v.List()
 	if err != nil {
-		v.cmu.Lock()
-		defer v.cmu.Unlock()
-		return slices.Clone(v.cache)
+		return cloneUsers(v.cached().users)
 	}
 	return users
 }
 
-// List returns the users sorted by name, reloaded from the file.
+// List returns the users sorted by name, as the file holds them now.
 func (v *Vault) List() ([]User, error) {
-	if _, err := v.load(); err != nil {
+	b, err := v.load()
+	if err != nil {
 		return nil, err
 	}
-	v.cmu.Lock()
-	defer v.cmu.Unlock()
-	return slices.Clone(v.cache), nil
+	c := v.cached()
+	if c.body != b { // changed meanwhile by another call
+		return sortedUsers(b), nil
+	}
+	return cloneUsers(c.users), nil
+}
+
+func sortedUsers(b *body) []User {
+	users := make([]User, len(b.Users))
+	for i := range b.Users {
+		users[i] = b.Users[i].user()
+	}
+	slices.SortFunc(users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	return users
+}
+
+// cloneUsers copies users and their service keys, so that callers cannot
+// change the cache.
+func cloneUsers(users []User) []User {
+	out := slices.Clone(users)
+	for i := range out {
+		out[i].ServiceKey = bytes.Clone(out[i].ServiceKey)
+	}
+	return out
 }
 
 func find(b *body, name string) (*record, error) {
+	if b.byName != nil {
+		if i, ok := b.byName[name]; ok {
+			return &b.Users[i], nil
+		}
+		return nil, fmt.Errorf("%w: %q", ErrNoUser, name)
+	}
 	for i := range b.Users {
 		if b.Users[i].Name == name {
 			return &b.Users[i], nil

@@ -68,7 +68,8 @@ func TestUsersIsolated(t *testing.T) {
 }
 
 // Every four-digit PIN opens the seal without an error, and only the right
-// one gives the right response.
+// one gives the right response. With -short (the js/wasm run), every 17th
+// PIN and the right one.
 func TestAllFourDigitPINs(t *testing.T) {
 	t.Parallel()
 	v, _, _ := newTest(t)
@@ -77,9 +78,15 @@ func TestAllFourDigitPINs(t *testing.T) {
 	mustAdd(t, v, pinUser("alice", right, secret))
 	in := ocra.Input{Challenge: "318205"}
 	w := want(t, suiteIB, secret, in)
-	rightCount := 0
+	rightCount, step := 0, 1
+	if testing.Short() {
+		step = 17
+	}
 	for i := range 10000 {
 		pin := fmt.Sprintf("%04d", i)
+		if i%step != 0 && pin != right {
+			continue
+		}
 		s, err := v.Unlock("alice", Unlock{PIN: pin}, testNow)
 		if err != nil {
 			t.Fatalf("PIN %s: %v", pin, err)

@@ -1,6 +1,6 @@
 //go:build windows
 
-package vault
+package atomicfile
 
 import (
 	"errors"
@@ -20,6 +20,6 @@ func tryLock(f *os.File) (bool, error) {
 	return err == nil, err
 }
 
-func unlock(f *os.File) error {
+func unlockFile(f *os.File) error {
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
 }

@@ -1,6 +1,6 @@
 //go:build unix && !solaris && !aix
 
-package vault
+package atomicfile
 
 import (
 	"errors"
@@ -25,4 +25,4 @@ func tryLock(f *os.File) (bool, error) {
 	}
 }
 
-func unlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
