@@ -247,22 +247,6 @@ func TestLockout(t *testing.T) {
 	}
 }
 
-func TestHardLockout(t *testing.T) {
-	var l verifier.Lockout
-	cfg := verifier.Config{LockoutThreshold: 100, LockoutDuration: time.Second}
-	now := time.Unix(0, 0)
-	for i := 0; i < 99; i++ {
-		l.Fail(cfg, now)
-	}
-	if l.Locked(now) {
-		t.Fatal("locked before 100")
-	}
-	l.Fail(cfg, now)
-	if !l.Locked(now.AddDate(1000, 0, 0)) {
-		t.Fatal("100 consecutive failures must lock until an admin unlocks")
-	}
-}
-
 func TestConcurrentResponses(t *testing.T) {
 	h := newHarness(t)
 	h.addUser("fay", "password1")

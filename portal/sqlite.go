@@ -437,20 +437,6 @@ func (t sqlTx) queryRow(q string, args ...any) scanner {
 	return st.QueryRow(args...)
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
@@ -491,13 +477,13 @@ func (t sqlTx) PutMeta(key string, value []byte) error {
 	return err
 }
 
-const accountCols = "username, account, phone, password, must_change, failures, locked_until, created"
+const accountCols = "username, account, phone, password, must_change, failures, locked_until, hard_lock, created"
 
 func scanAccount(sc interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var locked, created int64
-	err := sc.Scan(&a.Username, &a.Account, &a.Phone, &a.Password, &a.MustChange, &a.Lockout.Failures, &locked, &created)
-	a.Lockout.LockedUntil, a.Created = fromNanos(locked), fromNanos(created)
+	err := sc.Scan(&a.Username, &a.Account, &a.Phone, &a.Password, &a.MustChange, &a.Lockout.Failures, &locked, &a.Lockout.Hard, &created)
+	a.Lockout.LockedUntil, a.Created = LoadTime(locked), LoadTime(created)
 	return a, notFound(err)
 }
 
@@ -506,8 +492,12 @@ func (t sqlTx) Account(username string) (Account, error) {
 }
 
 func (t sqlTx) InsertAccount(a Account) error {
-	_, err := t.exec("INSERT INTO accounts("+accountCols+") VALUES(?,?,?,?,?,?,?,?)",
-		a.Username, a.Account, a.Phone, a.Password, a.MustChange, a.Lockout.Failures, nanos(a.Lockout.LockedUntil), nanos(a.Created))
+	var ta timeArgs
+	args := []any{a.Username, a.Account, a.Phone, a.Password, a.MustChange, a.Lockout.Failures, ta.at(a.Lockout.LockedUntil), a.Lockout.Hard, ta.at(a.Created)}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO accounts("+accountCols+") VALUES(?,?,?,?,?,?,?,?,?)", args...)
 	if isUnique(err) {
 		return ErrExists
 	}
@@ -515,8 +505,12 @@ func (t sqlTx) InsertAccount(a Account) error {
 }
 
 func (t sqlTx) UpdateAccount(a Account) error {
-	_, err := t.exec("UPDATE accounts SET phone=?, password=?, must_change=?, failures=?, locked_until=? WHERE username=?",
-		a.Phone, a.Password, a.MustChange, a.Lockout.Failures, nanos(a.Lockout.LockedUntil), a.Username)
+	var ta timeArgs
+	args := []any{a.Phone, a.Password, a.MustChange, a.Lockout.Failures, ta.at(a.Lockout.LockedUntil), a.Lockout.Hard, a.Username}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("UPDATE accounts SET phone=?, password=?, must_change=?, failures=?, locked_until=?, hard_lock=? WHERE username=?", args...)
 	return err
 }
 
@@ -543,7 +537,7 @@ func scanEnrollment(sc scanner) (verifier.Enrollment, error) {
 	var e verifier.Enrollment
 	var expires, last int64
 	err := sc.Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last, &e.Locator)
-	e.ExpiresAt, e.LastSent = fromNanos(expires), fromNanos(last)
+	e.ExpiresAt, e.LastSent = LoadTime(expires), LoadTime(last)
 	return e, notFound(err)
 }
 
@@ -555,13 +549,21 @@ func (t sqlTx) EnrollmentByLocator(locator string, now time.Time) (verifier.Enro
 	if locator == "" {
 		return verifier.Enrollment{}, ErrNotFound
 	}
+	n, err := StoreTime(now)
+	if err != nil {
+		return verifier.Enrollment{}, err
+	}
 	return scanEnrollment(t.queryRow("SELECT "+enrollmentCols+" FROM enrollments WHERE locator = ? AND state = ? AND expires > ? ORDER BY created DESC LIMIT 1",
-		locator, verifier.EnrollPending, nanos(now)))
+		locator, verifier.EnrollPending, n))
 }
 
 func (t sqlTx) RecentEnrollments(username string, since time.Time, limit int) ([]verifier.Enrollment, error) {
+	n, err := StoreTime(since)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := t.query("SELECT "+enrollmentCols+" FROM enrollments WHERE username = ? AND created >= ? ORDER BY created DESC, rowid DESC LIMIT ?",
-		username, nanos(since), limit)
+		username, n, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -578,14 +580,22 @@ func (t sqlTx) RecentEnrollments(username string, since time.Time, limit int) ([
 }
 
 func (t sqlTx) InsertEnrollment(e verifier.Enrollment, created time.Time) error {
-	_, err := t.exec("INSERT INTO enrollments("+enrollmentCols+", created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-		e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), e.Locator, nanos(created))
+	var ta timeArgs
+	args := []any{e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), e.Locator, ta.at(created)}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO enrollments("+enrollmentCols+", created) VALUES(?,?,?,?,?,?,?,?,?,?,?)", args...)
 	return err
 }
 
 func (t sqlTx) UpdateEnrollment(e verifier.Enrollment) error {
-	_, err := t.exec("UPDATE enrollments SET state=?, channel=?, code_hash=?, tries=?, sends=?, expires=?, last_sent=? WHERE id=?",
-		e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), e.ID)
+	var ta timeArgs
+	args := []any{e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), e.ID}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("UPDATE enrollments SET state=?, channel=?, code_hash=?, tries=?, sends=?, expires=?, last_sent=? WHERE id=?", args...)
 	return err
 }
 
@@ -599,7 +609,7 @@ func (t sqlTx) scanDevice(sc scanner) (Device, error) {
 	if err != nil {
 		return Device{}, notFound(err)
 	}
-	d.Created, d.Expires, d.Activated, d.Retired = fromNanos(created), fromNanos(expires), fromNanos(activated), fromNanos(retired)
+	d.Created, d.Expires, d.Activated, d.Retired = LoadTime(created), LoadTime(expires), LoadTime(activated), LoadTime(retired)
 	if err := openDevice(t.s.key, &d); err != nil {
 		return Device{}, err
 	}
@@ -638,13 +648,17 @@ func (t sqlTx) Devices(username string) ([]Device, error) {
 }
 
 func (t sqlTx) InsertDevice(d Device) error {
+	var ta timeArgs
+	times := []any{ta.at(d.Created), ta.at(d.Expires), ta.at(d.Activated), ta.at(d.Retired)}
+	if ta.err != nil {
+		return ta.err
+	}
 	var err error
 	if d.Secret, d.PINHash, err = sealDevice(t.s.key, d.ID, d.Secret, d.PINHash); err != nil {
 		return err
 	}
 	_, err = t.exec("INSERT INTO devices("+deviceCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		d.ID, d.Username, d.EnrollmentID, d.State, d.Suite, d.Secret, d.PINHash, d.ChannelHash, d.DeliveryKey, d.ConfirmChallenge,
-		nanos(d.Created), nanos(d.Expires), nanos(d.Activated), nanos(d.Retired))
+		append([]any{d.ID, d.Username, d.EnrollmentID, d.State, d.Suite, d.Secret, d.PINHash, d.ChannelHash, d.DeliveryKey, d.ConfirmChallenge}, times...)...)
 	if isUnique(err) {
 		return ErrExists
 	}
@@ -652,7 +666,12 @@ func (t sqlTx) InsertDevice(d Device) error {
 }
 
 func (t sqlTx) UpdateDevice(d Device) error {
-	_, err := t.exec("UPDATE devices SET state=?, activated=?, retired=? WHERE id=?", d.State, nanos(d.Activated), nanos(d.Retired), d.ID)
+	var ta timeArgs
+	args := []any{d.State, ta.at(d.Activated), ta.at(d.Retired), d.ID}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("UPDATE devices SET state=?, activated=?, retired=? WHERE id=?", args...)
 	return err
 }
 
@@ -662,13 +681,17 @@ func (t sqlTx) Login(id string) (Login, error) {
 	var l Login
 	var created, expires int64
 	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?", id).Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason)
-	l.Created, l.Expires = fromNanos(created), fromNanos(expires)
+	l.Created, l.Expires = LoadTime(created), LoadTime(expires)
 	return l, notFound(err)
 }
 
 func (t sqlTx) InsertLogin(l Login) error {
-	_, err := t.exec("INSERT INTO logins("+loginCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		l.ID, l.Username, l.DeviceID, l.Kind, l.Challenge, l.PushChallenge, l.Number, l.Payload, l.Status, nanos(l.Created), nanos(l.Expires), l.App, l.IP, l.Browser, l.Reason)
+	var ta timeArgs
+	args := []any{l.ID, l.Username, l.DeviceID, l.Kind, l.Challenge, l.PushChallenge, l.Number, l.Payload, l.Status, ta.at(l.Created), ta.at(l.Expires), l.App, l.IP, l.Browser, l.Reason}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO logins("+loginCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", args...)
 	return err
 }
 
@@ -678,14 +701,22 @@ func (t sqlTx) UpdateLogin(l Login) error {
 }
 
 func (t sqlTx) PendingPush(username string, now time.Time) (int, error) {
+	at, err := StoreTime(now)
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := t.queryRow("SELECT count(*) FROM logins WHERE username = ? AND status = 'pending' AND kind = 'login' AND payload IS NOT NULL AND expires > ?", username, nanos(now)).Scan(&n)
+	err = t.queryRow("SELECT count(*) FROM logins WHERE username = ? AND status = 'pending' AND kind = 'login' AND payload IS NOT NULL AND expires > ?", username, at).Scan(&n)
 	return n, err
 }
 
 func (t sqlTx) InsertEvent(e Event) (int64, error) {
+	expires, err := StoreTime(e.Expires)
+	if err != nil {
+		return 0, err
+	}
 	r, err := t.exec("INSERT INTO events(device_id, kind, ref_id, payload, signature, expires) VALUES(?,?,?,?,?,?)",
-		e.DeviceID, e.Kind, e.RefID, e.Payload, e.Signature, nanos(e.Expires))
+		e.DeviceID, e.Kind, e.RefID, e.Payload, e.Signature, expires)
 	if err != nil {
 		return 0, err
 	}
@@ -693,11 +724,15 @@ func (t sqlTx) InsertEvent(e Event) (int64, error) {
 }
 
 func (t sqlTx) Events(deviceID string, after int64, now time.Time, limit int) ([]Event, error) {
+	at, err := StoreTime(now)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := t.query(`SELECT e.seq, e.device_id, e.kind, e.ref_id, e.payload, e.signature, e.expires FROM events e
 		WHERE e.device_id = ? AND e.seq > ? AND e.expires > ?
 		AND (e.kind != 'login' OR EXISTS (SELECT 1 FROM logins l WHERE l.id = e.ref_id AND l.status = 'pending'))
 		AND (e.kind != 'delivery' OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = e.ref_id AND d.delivered = 0))
-		ORDER BY e.seq LIMIT ?`, deviceID, after, nanos(now), limit)
+		ORDER BY e.seq LIMIT ?`, deviceID, after, at, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -709,7 +744,7 @@ func (t sqlTx) Events(deviceID string, after int64, now time.Time, limit int) ([
 		if err := rows.Scan(&e.Seq, &e.DeviceID, &e.Kind, &e.RefID, &e.Payload, &e.Signature, &expires); err != nil {
 			return nil, err
 		}
-		e.Expires = fromNanos(expires)
+		e.Expires = LoadTime(expires)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -722,8 +757,12 @@ func (t sqlTx) LastEvent(deviceID string) (int64, error) {
 }
 
 func (t sqlTx) InsertDelivery(d Delivery) error {
-	_, err := t.exec("INSERT INTO deliveries(id, device_id, kind, label, sealed, created, delivered) VALUES(?,?,?,?,?,?,?)",
-		d.ID, d.DeviceID, d.Kind, d.Label, d.Sealed, nanos(d.Created), nanos(d.Delivered))
+	var ta timeArgs
+	args := []any{d.ID, d.DeviceID, d.Kind, d.Label, d.Sealed, ta.at(d.Created), ta.at(d.Delivered)}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO deliveries(id, device_id, kind, label, sealed, created, delivered) VALUES(?,?,?,?,?,?,?)", args...)
 	return err
 }
 
@@ -740,20 +779,31 @@ func (t sqlTx) PendingDeliveries(deviceID string) ([]Delivery, error) {
 		if err := rows.Scan(&d.ID, &d.DeviceID, &d.Kind, &d.Label, &d.Sealed, &created); err != nil {
 			return nil, err
 		}
-		d.Created = fromNanos(created)
+		d.Created = LoadTime(created)
 		out = append(out, d)
 	}
 	return out, rows.Err()
 }
 
 func (t sqlTx) MarkDelivered(id string, now time.Time) error {
-	_, err := t.exec("UPDATE deliveries SET delivered = ? WHERE id = ?", nanos(now), id)
+	at, err := StoreTime(now)
+	if err != nil {
+		return err
+	}
+	if at == 0 {
+		return fmt.Errorf("%w: a delivery needs the time it was delivered", ErrTimeRange)
+	}
+	_, err = t.exec("UPDATE deliveries SET delivered = ? WHERE id = ?", at, id)
 	return err
 }
 
 func (t sqlTx) InsertFraudReport(f FraudReport) error {
-	_, err := t.exec("INSERT INTO fraud_reports(login_id, username, device_id, ip, app, browser, time) VALUES(?,?,?,?,?,?,?)",
-		f.LoginID, f.Username, f.DeviceID, f.IP, f.App, f.Browser, nanos(f.Time))
+	at, err := StoreTime(f.Time)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO fraud_reports(login_id, username, device_id, ip, app, browser, time) VALUES(?,?,?,?,?,?,?)",
+		f.LoginID, f.Username, f.DeviceID, f.IP, f.App, f.Browser, at)
 	return err
 }
 
@@ -770,7 +820,7 @@ func (t sqlTx) FraudReports() ([]FraudReport, error) {
 		if err := rows.Scan(&f.LoginID, &f.Username, &f.DeviceID, &f.IP, &f.App, &f.Browser, &tm); err != nil {
 			return nil, err
 		}
-		f.Time = fromNanos(tm)
+		f.Time = LoadTime(tm)
 		out = append(out, f)
 	}
 	return out, rows.Err()

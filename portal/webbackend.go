@@ -339,7 +339,7 @@ func (b *WebBackend) locked(ctx context.Context, username string) error {
 }
 
 func lockedError(lo verifier.Lockout) *web.LockedError {
-	if lo.LockedUntil.IsZero() || !lo.LockedUntil.Before(verifier.Forever) {
+	if lo.Hard || lo.LockedUntil.IsZero() {
 		return &web.LockedError{} // an administrator unlocks it
 	}
 	return &web.LockedError{Until: lo.LockedUntil}

@@ -51,6 +51,7 @@ var (
 
 // HardLockout is the most consecutive failures any configuration allows
 // (NIST SP 800-63B): after it only an administrator unlocks.
+// Config.MaxFailures may set fewer.
 const HardLockout = 100
 
 // Config holds the service's limits. Zero fields take the defaults.
@@ -63,8 +64,9 @@ type Config struct {
 	ChallengeTTL     time.Duration // login challenge validity: 3 minutes
 	RequestTTL       time.Duration // seamless request validity: 2 minutes
 	MaxOutstanding   int           // pending seamless requests per user: 3
-	LockoutThreshold int           // consecutive failures that lock: 5 (1 to 100)
-	LockoutDuration  time.Duration // how long a lock lasts: 15 minutes
+	LockoutThreshold int           // consecutive failures that lock for a while: 5 (1 to MaxFailures)
+	LockoutDuration  time.Duration // how long a timed lock lasts: 15 minutes
+	MaxFailures      int           // consecutive failures that lock until an administrator unlocks: 100 (1 to 100)
 }
 
 // WithDefaults fills zero fields and clamps the others to safe ranges.
@@ -90,11 +92,14 @@ func (c Config) WithDefaults() Config {
 	if c.MaxOutstanding <= 0 {
 		c.MaxOutstanding = 3
 	}
+	if c.MaxFailures <= 0 || c.MaxFailures > HardLockout {
+		c.MaxFailures = HardLockout
+	}
 	if c.LockoutThreshold <= 0 {
 		c.LockoutThreshold = 5
 	}
-	if c.LockoutThreshold > HardLockout {
-		c.LockoutThreshold = HardLockout
+	if c.LockoutThreshold > c.MaxFailures {
+		c.LockoutThreshold = c.MaxFailures
 	}
 	def(&c.LockoutDuration, 15*time.Minute)
 	return c
@@ -456,30 +461,31 @@ func VerifyApproval(secret, payload []byte, challenge string, number, chosen int
 	return nil
 }
 
-// Lockout counts a user's consecutive failed responses.
+// Lockout counts a user's consecutive failures and says whether the user is
+// locked. A lock is either timed (LockedUntil) or hard (Hard: only an
+// administrator lifts it); the hard lock is explicit state, never a time
+// far in the future, so that it survives any store.
 type Lockout struct {
-	Failures    int
-	LockedUntil time.Time // zero: not locked
+	Failures    int       // consecutive failures since the last success
+	LockedUntil time.Time // end of a timed lock; zero: none
+	Hard        bool      // locked until an administrator unlocks
 }
-
-// Forever is the LockedUntil of a lock that only an administrator lifts.
-var Forever = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Locked reports whether the user is locked at now.
 func (l Lockout) Locked(now time.Time) bool {
-	return !l.LockedUntil.IsZero() && now.Before(l.LockedUntil)
+	return l.Hard || (!l.LockedUntil.IsZero() && now.Before(l.LockedUntil))
 }
 
 // Fail counts one failure and returns how many attempts are left before the
 // (next) lock. From the threshold on, every further failure locks again, for
-// LockoutDuration; at HardLockout consecutive failures the lock is for
-// good, until an administrator lifts it.
+// LockoutDuration; at MaxFailures consecutive failures the lock is hard,
+// until an administrator lifts it.
 func (l *Lockout) Fail(cfg Config, now time.Time) int {
 	cfg = cfg.WithDefaults()
 	l.Failures++
 	switch {
-	case l.Failures >= HardLockout:
-		l.LockedUntil = Forever
+	case l.Failures >= cfg.MaxFailures:
+		l.Hard, l.LockedUntil = true, time.Time{}
 		return 0
 	case l.Failures >= cfg.LockoutThreshold:
 		l.LockedUntil = now.Add(cfg.LockoutDuration)
@@ -490,7 +496,11 @@ func (l *Lockout) Fail(cfg Config, now time.Time) int {
 
 // AttemptsLeft is how many failures are left before the next lock.
 func (l Lockout) AttemptsLeft(cfg Config) int {
-	n := cfg.WithDefaults().LockoutThreshold - l.Failures
+	cfg = cfg.WithDefaults()
+	if l.Hard {
+		return 0
+	}
+	n := cfg.LockoutThreshold - l.Failures
 	if n < 1 {
 		return 1 // after a timed lock, one try at a time
 	}

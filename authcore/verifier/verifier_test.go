@@ -81,8 +81,45 @@ func TestLockout(t *testing.T) {
 	if l.Failures != 0 || l.Locked(t0) {
 		t.Fatal("success resets")
 	}
-	if c := (Config{LockoutThreshold: 1000}).WithDefaults(); c.LockoutThreshold != HardLockout {
-		t.Fatalf("threshold not capped: %d", c.LockoutThreshold)
+	if c := (Config{LockoutThreshold: 1000}).WithDefaults(); c.LockoutThreshold != HardLockout || c.MaxFailures != HardLockout {
+		t.Fatalf("threshold not capped: %d %d", c.LockoutThreshold, c.MaxFailures)
+	}
+	if c := (Config{MaxFailures: 1000}).WithDefaults(); c.MaxFailures != HardLockout {
+		t.Fatalf("MaxFailures not capped: %d", c.MaxFailures)
+	}
+	if c := (Config{MaxFailures: 20, LockoutThreshold: 30}).WithDefaults(); c.LockoutThreshold != 20 {
+		t.Fatalf("threshold above MaxFailures: %d", c.LockoutThreshold)
+	}
+}
+
+// TestHardLock: at MaxFailures consecutive failures the lock is explicit
+// state that no time lifts, only Succeed (an administrator's unlock).
+func TestHardLock(t *testing.T) {
+	for _, max := range []int{0, 20} {
+		cfg := Config{LockoutThreshold: 5, LockoutDuration: time.Minute, MaxFailures: max}
+		want := cfg.WithDefaults().MaxFailures
+		var l Lockout
+		now := t0
+		for i := 1; i < want; i++ {
+			now = now.Add(time.Minute)
+			l.Fail(cfg, now)
+			if l.Hard {
+				t.Fatalf("max %d: hard after %d", max, i)
+			}
+		}
+		if l.Locked(now.Add(time.Minute)) {
+			t.Fatalf("max %d: still locked after the timed lock", max)
+		}
+		if left := l.Fail(cfg, now.Add(time.Minute)); left != 0 || !l.Hard || !l.LockedUntil.IsZero() {
+			t.Fatalf("max %d: after %d failures %+v", max, want, l)
+		}
+		if !l.Locked(now.AddDate(1000, 0, 0)) || l.AttemptsLeft(cfg) != 0 {
+			t.Fatalf("max %d: a hard lock ended by itself", max)
+		}
+		l.Succeed()
+		if l.Locked(now) || l.Failures != 0 {
+			t.Fatalf("max %d: unlock %+v", max, l)
+		}
 	}
 }
 
