@@ -13,16 +13,20 @@ import (
 
 // Errors of the admin functions.
 var (
-	ErrBadUsername = errors.New("portal: username must be 1 to 64 letters, digits or ._@+-")
+	ErrBadUsername = errors.New("portal: username must be 1 to 64 ASCII letters, digits or ._@+- (the case of letters does not matter)")
 	ErrBadPhone    = errors.New("portal: phone must be in E.164 form, +CC then digits")
 	ErrNoUser      = errors.New("portal: no such user")
 	ErrNoDevice    = errors.New("portal: the user has no active device")
+	ErrUserExists  = errors.New("portal: the user exists already")
 )
 
-// CreateAccount adds a user with password (hashed with p) and phone.
+// CreateAccount adds a user with password (hashed with p) and phone. The
+// account's username is the canonical form of username (lower case):
+// creating a case variant of an existing user is ErrUserExists.
 func CreateAccount(ctx context.Context, st Store, rnd io.Reader, now time.Time, username, phone, password string, p Argon2Params) (Account, error) {
-	if !ValidUsername(username) {
-		return Account{}, ErrBadUsername
+	username, err := canonUser(username)
+	if err != nil {
+		return Account{}, err
 	}
 	if !ValidPhone(phone) {
 		return Account{}, ErrBadPhone
@@ -41,13 +45,17 @@ func CreateAccount(ctx context.Context, st Store, rnd io.Reader, now time.Time, 
 	a := Account{Username: username, Account: "U" + num, Phone: phone, Password: hash, Created: now}
 	err = st.Update(ctx, func(tx Tx) error { return tx.InsertAccount(a) })
 	if errors.Is(err, ErrExists) {
-		return Account{}, fmt.Errorf("portal: user %q exists already", username)
+		return Account{}, fmt.Errorf("%w: %q (usernames do not tell the case of letters apart)", ErrUserExists, username)
 	}
 	return a, err
 }
 
 // UnlockAccount lifts a user's lockout and clears the failure count.
 func UnlockAccount(ctx context.Context, st Store, username string) error {
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return ErrNoUser
+	}
 	return st.Update(ctx, func(tx Tx) error {
 		a, err := tx.Account(username)
 		if errors.Is(err, ErrNotFound) {
@@ -64,6 +72,13 @@ func UnlockAccount(ctx context.Context, st Store, username string) error {
 // ListDevices returns the devices of username, or of every user when
 // username is empty.
 func ListDevices(ctx context.Context, st Store, username string) ([]Device, error) {
+	if username != "" {
+		c, ok := protocol.CanonicalUsername(username)
+		if !ok {
+			return nil, ErrNoUser
+		}
+		username = c
+	}
 	var ds []Device
 	err := st.View(ctx, func(tx Tx) error {
 		if username != "" {
@@ -100,6 +115,10 @@ func (s *Server) IssueTempPassword(ctx context.Context, username string) (string
 }
 
 func issueTempPassword(ctx context.Context, st Store, rnd io.Reader, now time.Time, username string, p Argon2Params) (string, string, error) {
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return "", "", ErrNoUser
+	}
 	key, err := ServiceKey(ctx, st, rnd)
 	if err != nil {
 		return "", "", err

@@ -13,13 +13,23 @@ import (
 	"ibkey/authcore/verifier"
 )
 
-var (
-	usernameRE = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,64}$`)
-	phoneRE    = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-)
+var phoneRE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
-// ValidUsername reports whether u is an acceptable username.
-func ValidUsername(u string) bool { return usernameRE.MatchString(u) }
+// ValidUsername reports whether u is an acceptable username, in any case
+// (see protocol.CanonicalUsername).
+func ValidUsername(u string) bool {
+	_, ok := protocol.CanonicalUsername(u)
+	return ok
+}
+
+// canonUser is the canonical form of username, or ErrBadUsername.
+func canonUser(username string) (string, error) {
+	c, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return "", ErrBadUsername
+	}
+	return c, nil
+}
 
 // ValidPhone reports whether p is an E.164 phone number (+CC...).
 func ValidPhone(p string) bool { return phoneRE.MatchString(p) }
@@ -35,8 +45,9 @@ func (s *Server) checkCredentials(ctx context.Context, ip, username, password st
 	if !s.ipLimit.allow(ip, s.now()) {
 		return Account{}, errRate
 	}
-	if len(password) > maxPassword || len(username) > 256 {
-		return Account{}, errCredentials
+	username, ok := protocol.CanonicalUsername(username)
+	if len(password) > maxPassword || !ok {
+		return Account{}, errCredentials // no such user can exist
 	}
 	if err := s.limitUser(username); err != nil {
 		return Account{}, err

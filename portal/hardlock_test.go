@@ -1,8 +1,9 @@
 package portal
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -74,18 +75,15 @@ func TestHardLockHoldsAcrossRestarts(t *testing.T) {
 // hard-locked, the others as they were.
 func TestMigrateHardLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, err := openSQLiteVersion(t, path, 3)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	for _, u := range []string{"hard", "timed", "free"} {
-		if _, err := CreateAccount(ctx, st, rand.Reader, now, u, "+15550001234", "password1", fastArgon); err != nil {
+	db := st.(*sqliteStore).db
+	for i, u := range []string{"hard", "timed", "free"} {
+		if _, err := db.Exec("INSERT INTO accounts(username, account, phone, password, created) VALUES(?,?,?,?,?)", u, fmt.Sprint("U100000", i), "+15550001234", "x", now.UnixNano()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	db := st.(*sqliteStore).db
 	year9999 := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() // what version 3 wrote
 	until := now.Add(time.Hour)
 	for _, q := range []struct {
@@ -94,8 +92,6 @@ func TestMigrateHardLock(t *testing.T) {
 	}{
 		{"UPDATE accounts SET failures = 100, locked_until = ? WHERE username = 'hard'", []any{year9999}},
 		{"UPDATE accounts SET failures = 7, locked_until = ? WHERE username = 'timed'", []any{until.UnixNano()}},
-		{"ALTER TABLE accounts DROP COLUMN hard_lock", nil},
-		{"PRAGMA user_version = 3", nil},
 	} {
 		if _, err := db.Exec(q.sql, q.args...); err != nil {
 			t.Fatal(err)
@@ -103,8 +99,8 @@ func TestMigrateHardLock(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = OpenSQLiteKeyFile(path, "")
-	if err != nil {
+	mk, _ := NewMasterKey(bytes.Repeat([]byte{7}, 32))
+	if st, err = OpenSQLite(path, mk); err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
@@ -125,4 +121,15 @@ func TestMigrateHardLock(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// openSQLiteVersion opens the database at path (its key file beside it) at
+// schema version n: an older service's database.
+func openSQLiteVersion(t *testing.T, path string, n int) (Store, error) {
+	t.Helper()
+	mk, err := NewMasterKey(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openSQLite(path, n, func(bool) (*MasterKey, error) { return mk, nil })
 }

@@ -57,6 +57,10 @@ func (s *Server) StartDeviceEnrollment(ctx context.Context, username string) (Li
 // and tests.
 func StartLinkEnrollment(ctx context.Context, st Store, rnd io.Reader, now time.Time, limits verifier.Config, username string) (LinkEnrollment, error) {
 	limits = limits.WithDefaults()
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return LinkEnrollment{}, fmt.Errorf("start device enrollment: %w", ErrNoUser)
+	}
 	var out LinkEnrollment
 	err := st.Update(ctx, func(tx Tx) error {
 		acct, err := tx.Account(username)

@@ -22,7 +22,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Browser == "" {
 		req.Browser = r.UserAgent() // startLogin cuts it to 256 bytes
 	}
-	out, err := s.startLogin(r.Context(), clientIP(r), req)
+	out, _, err := s.startLogin(r.Context(), clientIP(r), req, "")
 	if err != nil {
 		return err
 	}
@@ -32,25 +32,30 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 
 // startLogin checks the credentials and starts a login from the client at
 // ip: a challenge and, when the device takes them, a seamless request.
-func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRequest) (protocol.Login, error) {
+// purpose is what a portal login is for ("" or "login": a login; else a
+// step-up's task). It returns the account's canonical username too.
+func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRequest, purpose string) (protocol.Login, string, error) {
+	if purpose == "login" {
+		purpose = ""
+	}
 	if len(req.App) > 128 {
-		return protocol.Login{}, errf(http.StatusBadRequest, protocol.CodeBadRequest, "app or browser too long")
+		return protocol.Login{}, "", errf(http.StatusBadRequest, protocol.CodeBadRequest, "app or browser too long")
 	}
 	acct, err := s.checkCredentials(ctx, ip, req.Username, req.Password)
 	if err != nil {
-		return protocol.Login{}, err
+		return protocol.Login{}, "", err
 	}
 	challenge, err := verifier.NewChallenge(s.rand)
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	id, err := verifier.NewID(s.rand)
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	push, err := verifier.NewPushRequest(s.rand)
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	app := req.App
 	if app == "" {
@@ -85,7 +90,7 @@ func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRe
 		l := Login{
 			ID: id, Username: acct.Username, DeviceID: d.ID, Kind: KindLogin, Challenge: challenge,
 			Status: StatusPending, Created: now, Expires: now.Add(s.cfg.Limits.ChallengeTTL),
-			App: app, IP: ip, Browser: browser,
+			App: app, IP: ip, Browser: browser, Purpose: purpose,
 		}
 		pending, err := tx.PendingPush(acct.Username, now)
 		if err != nil {
@@ -115,15 +120,15 @@ func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRe
 		return err
 	})
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	if result != nil {
-		return protocol.Login{}, result
+		return protocol.Login{}, "", result
 	}
 	if out.Push {
 		s.notify(deviceID)
 	}
-	return out, nil
+	return out, acct.Username, nil
 }
 
 var errNoLogin = errf(http.StatusNotFound, protocol.CodeNotFound, "no such login")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"sort"
@@ -19,6 +20,7 @@ import (
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
 
+	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
 	"ibkey/internal/atrest"
 )
@@ -29,6 +31,7 @@ var schemaFS embed.FS
 // sqliteStore is a Store in one SQLite file (WAL mode).
 type sqliteStore struct {
 	db      *sql.DB
+	version int         // the schema version to migrate to; 0 is the newest
 	key     *atrest.Key // seals the values listed in sealedMeta and the devices' secrets
 	stmts   sync.Map    // query -> *sql.Stmt, prepared once on the one connection
 	pending sync.Map    // queries first seen inside a transaction
@@ -54,12 +57,14 @@ func OpenSQLite(path string, key *MasterKey) (Store, error) {
 	if key == nil {
 		return nil, errors.New("portal: OpenSQLite needs a master key")
 	}
-	return openSQLite(path, func(bool) (*MasterKey, error) { return key, nil })
+	return openSQLite(path, 0, func(bool) (*MasterKey, error) { return key, nil })
 }
 
 // openSQLite opens the database at path with the key that keyFor returns;
-// keyFor learns whether the database holds sealed values already.
-func openSQLite(path string, keyFor func(sealed bool) (*MasterKey, error)) (Store, error) {
+// keyFor learns whether the database holds sealed values already. version
+// is the schema version to migrate to (0: the newest; tests make older
+// databases with it).
+func openSQLite(path string, version int, keyFor func(sealed bool) (*MasterKey, error)) (Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -91,7 +96,7 @@ func openSQLite(path string, keyFor func(sealed bool) (*MasterKey, error)) (Stor
 	// short, and an in-memory database stays one database.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
-	s := &sqliteStore{db: db}
+	s := &sqliteStore{db: db, version: version}
 	// Processes that open a new database at once race to turn on WAL, and
 	// SQLite answers the losers SQLITE_BUSY without waiting: try again.
 	deadline := time.Now().Add(10 * time.Second)
@@ -177,6 +182,7 @@ func (s *sqliteStore) keyID() ([]byte, error) {
 // runs after its version's SQL, in the same transaction.
 var goSteps = map[int]func(*sql.Tx, *atrest.Key) error{
 	sealedVersion: sealAtRest,
+	6:             canonicalUsernames,
 }
 
 func (s *sqliteStore) migrate() error {
@@ -185,6 +191,10 @@ func (s *sqliteStore) migrate() error {
 		return err
 	}
 	sort.Strings(files)
+	newest := len(files)
+	if s.version > 0 && s.version < newest {
+		newest = s.version
+	}
 	for {
 		// Read the version in the write transaction: another process
 		// may have migrated since.
@@ -201,7 +211,7 @@ func (s *sqliteStore) migrate() error {
 			tx.Rollback()
 			return fmt.Errorf("portal: database schema version %d is newer than this program (%d)", version, len(files))
 		}
-		if version == len(files) {
+		if version >= newest {
 			return tx.Rollback()
 		}
 		if err := s.step(tx, files[version], version+1); err != nil {
@@ -492,6 +502,9 @@ func (t sqlTx) Account(username string) (Account, error) {
 }
 
 func (t sqlTx) InsertAccount(a Account) error {
+	if c, ok := protocol.CanonicalUsername(a.Username); !ok || c != a.Username {
+		return fmt.Errorf("%w: %q is not in its canonical form", ErrBadUsername, a.Username)
+	}
 	var ta timeArgs
 	args := []any{a.Username, a.Account, a.Phone, a.Password, a.MustChange, a.Lockout.Failures, ta.at(a.Lockout.LockedUntil), a.Lockout.Hard, ta.at(a.Created)}
 	if ta.err != nil {
@@ -675,23 +688,23 @@ func (t sqlTx) UpdateDevice(d Device) error {
 	return err
 }
 
-const loginCols = "id, username, device_id, kind, challenge, push_challenge, number, payload, status, created, expires, app, ip, browser, reason"
+const loginCols = "id, username, device_id, kind, challenge, push_challenge, number, payload, status, created, expires, app, ip, browser, reason, purpose"
 
 func (t sqlTx) Login(id string) (Login, error) {
 	var l Login
 	var created, expires int64
-	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?", id).Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason)
+	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?", id).Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason, &l.Purpose)
 	l.Created, l.Expires = LoadTime(created), LoadTime(expires)
 	return l, notFound(err)
 }
 
 func (t sqlTx) InsertLogin(l Login) error {
 	var ta timeArgs
-	args := []any{l.ID, l.Username, l.DeviceID, l.Kind, l.Challenge, l.PushChallenge, l.Number, l.Payload, l.Status, ta.at(l.Created), ta.at(l.Expires), l.App, l.IP, l.Browser, l.Reason}
+	args := []any{l.ID, l.Username, l.DeviceID, l.Kind, l.Challenge, l.PushChallenge, l.Number, l.Payload, l.Status, ta.at(l.Created), ta.at(l.Expires), l.App, l.IP, l.Browser, l.Reason, l.Purpose}
 	if ta.err != nil {
 		return ta.err
 	}
-	_, err := t.exec("INSERT INTO logins("+loginCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", args...)
+	_, err := t.exec("INSERT INTO logins("+loginCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", args...)
 	return err
 }
 
@@ -822,6 +835,58 @@ func (t sqlTx) FraudReports() ([]FraudReport, error) {
 		}
 		f.Time = LoadTime(tm)
 		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+func (t sqlTx) InsertAudit(e AuditEvent) error {
+	at, err := StoreTime(e.Time)
+	if err != nil {
+		return err
+	}
+	if at == 0 || e.Event == "" {
+		return errors.New("portal: an audit record needs a time and an event")
+	}
+	detail, err := encodeDetail(e.Detail)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO audit(time, event, username, device, ip, outcome, detail) VALUES(?,?,?,?,?,?,?)",
+		at, e.Event, e.Username, e.Device, e.IP, e.Outcome, detail)
+	return err
+}
+
+func (t sqlTx) Audit(f AuditFilter) ([]AuditEvent, error) {
+	since, err := StoreTime(f.Since)
+	if err != nil {
+		return nil, err
+	}
+	if f.Since.IsZero() {
+		since = math.MinInt64
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := t.query(`SELECT id, time, event, username, device, ip, outcome, detail FROM audit
+		WHERE id > ? AND time >= ? AND (? = '' OR username = ?) ORDER BY id LIMIT ?`, f.After, since, f.Username, f.Username, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		var e AuditEvent
+		var at int64
+		var detail string
+		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Username, &e.Device, &e.IP, &e.Outcome, &detail); err != nil {
+			return nil, err
+		}
+		e.Time = LoadTime(at)
+		if e.Detail, err = decodeDetail(detail); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

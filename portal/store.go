@@ -68,6 +68,10 @@ type Tx interface {
 
 	InsertFraudReport(FraudReport) error
 	FraudReports() ([]FraudReport, error)
+
+	InsertAudit(AuditEvent) error
+	// Audit returns the audit records that f selects, oldest first.
+	Audit(f AuditFilter) ([]AuditEvent, error)
 }
 
 // Account is one user of the service.
@@ -136,6 +140,7 @@ type Login struct {
 	App, IP       string
 	Browser       string
 	Reason        string
+	Purpose       string // what a portal login is for: "" (a login) or a step-up's task
 }
 
 // Event is one signed event for a device.

@@ -97,13 +97,13 @@ func (b *WebBackend) StartLogin(ctx context.Context, req web.LoginRequest) (web.
 	if ip == "" {
 		ip = fromCtx(ctx).ip
 	}
-	l, err := b.s.startLogin(ctx, ip, protocol.LoginRequest{
+	l, username, err := b.s.startLogin(ctx, ip, protocol.LoginRequest{
 		Username: req.Username, Password: req.Password, App: purposeApp(req.Purpose), Browser: req.UserAgent,
-	})
+	}, string(req.Purpose))
 	if err != nil {
 		return web.Login{}, b.webError(ctx, err, req.Username)
 	}
-	return web.Login{ID: l.ID, Username: req.Username, Challenge: l.Challenge, ExpiresAt: l.ExpiresAt, Push: l.Push, Number: l.Number}, nil
+	return web.Login{ID: l.ID, Username: username, Challenge: l.Challenge, ExpiresAt: l.ExpiresAt, Push: l.Push, Number: l.Number}, nil
 }
 
 // Respond implements web.Backend: an approved login also says whether its
@@ -149,7 +149,7 @@ func passwordPolicy(username, newPassword string) error {
 		return &web.PasswordError{Reason: "Use at least 8 characters."}
 	case len(newPassword) > maxPassword:
 		return &web.PasswordError{Reason: "Use at most 1024 characters."}
-	case strings.EqualFold(newPassword, username):
+	case strings.ToLower(newPassword) == username: // username is lower case
 		return &web.PasswordError{Reason: "Your password cannot be your username."}
 	}
 	return nil
@@ -183,6 +183,10 @@ func (b *WebBackend) SetLoginPassword(ctx context.Context, loginID, newPassword 
 // ChangePassword implements web.Backend: 8 to 1024 characters, not the
 // username.
 func (b *WebBackend) ChangePassword(ctx context.Context, username, newPassword string) error {
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return ErrNoUser
+	}
 	if err := passwordPolicy(username, newPassword); err != nil {
 		return err
 	}
@@ -328,6 +332,7 @@ func (b *WebBackend) webError(ctx context.Context, err error, username string) e
 // locked is the LockedError of username, with the time the lock ends.
 func (b *WebBackend) locked(ctx context.Context, username string) error {
 	var lo verifier.Lockout
+	username, _ = protocol.CanonicalUsername(username)
 	if username != "" {
 		b.s.store.View(ctx, func(tx Tx) error {
 			a, err := tx.Account(username)

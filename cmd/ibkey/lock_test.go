@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"ibkey/portal"
@@ -46,5 +47,23 @@ func TestServiceHardLock(t *testing.T) {
 	s.must("", "admin", "unlock", "--db", s.db, "--username", "lee")
 	if c := login(); c != 403 { // no_device: the password and the lock passed
 		t.Fatalf("login after the unlock: %d", c)
+	}
+}
+
+// TestAdminUseraddCaseVariant: a username is one account in any case.
+func TestAdminUseraddCaseVariant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	s := newSvcEnv(t)
+	if out := s.must("password1\n", "admin", "useradd", "--db", s.db, "--username", "Alice", "--phone", "+15550001234"); !strings.HasPrefix(out, "alice\tU") {
+		t.Fatalf("useradd Alice printed %q", out)
+	}
+	_, err := s.run("password2\n", "admin", "useradd", "--db", s.db, "--username", "ALICE", "--phone", "+15550009999")
+	if err == nil || !strings.Contains(err.Error(), `exists already: "alice"`) || !strings.Contains(err.Error(), "case") {
+		t.Fatalf("useradd of a case variant: %v", err)
+	}
+	if out := s.must("", "admin", "unlock", "--db", s.db, "--username", "aLiCe"); !strings.HasPrefix(out, "alice\tunlocked") {
+		t.Fatalf("unlock printed %q", out)
 	}
 }

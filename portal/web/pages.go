@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/skip2/go-qrcode"
+
+	"ibkey/authcore/protocol"
 )
 
 // Limits on what a form may carry; longer values are refused before the
@@ -259,7 +261,7 @@ func (h *handler) verifyContinue(q *request) {
 func (h *handler) approved(q *request, p *pendingLogin, mustChange bool) {
 	now := h.now()
 	q.s.pending = nil
-	if p.Purpose != PurposeLogin && !strings.EqualFold(p.Username, q.s.user) {
+	if p.Purpose != PurposeLogin && p.Username != q.s.user {
 		h.fault(q.w, q.r, fmt.Errorf("web: step-up for %q in the session of %q", p.Username, q.s.user))
 		return
 	}
@@ -390,7 +392,9 @@ func (h *handler) stepUpSubmit(q *request) {
 		again(http.StatusBadRequest, "Enter your username and your password.")
 		return
 	}
-	if !strings.EqualFold(username, q.s.user) {
+	// One form of a username (protocol.CanonicalUsername), compared
+	// exactly: "Alice" is alice, and nobody else.
+	if canon, ok := protocol.CanonicalUsername(username); !ok || canon != q.s.user {
 		again(http.StatusForbidden, "Enter the username you are logged in with.")
 		return
 	}
@@ -403,8 +407,9 @@ func (h *handler) stepUpSubmit(q *request) {
 		h.startFailed(q, err, again)
 		return
 	}
-	if !strings.EqualFold(l.Username, q.s.user) {
-		h.fault(q.w, q.r, fmt.Errorf("web: step-up login for %q in the session of %q", l.Username, q.s.user))
+	if l.Username != q.s.user {
+		h.log.Warn("web: step-up for another account", "account", l.Username, "session", q.s.user)
+		again(http.StatusForbidden, "Enter the username you are logged in with.")
 		return
 	}
 	q.s.pending = &pendingLogin{Login: l, Purpose: p}

@@ -789,3 +789,26 @@ func TestGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestStepUpOtherCase: a backend that keeps "Alice" apart from "alice"
+// (as the service did) must not let alice's session step up as "Alice",
+// with Alice's password and device.
+func TestStepUpOtherCase(t *testing.T) {
+	e := newEnv(t, Options{})
+	malloryKey := []byte("mallory's 32-byte OCRA secret...")
+	e.fake.AddUser("Alice", "mallory's password", malloryKey, false)
+	e.login("alice", alicePassword, aliceKey)
+	e.get("/stepup?for=password")
+	r := e.post("/stepup", url.Values{"for": {"password"}, "username": {"Alice"}, "password": {"mallory's password"}})
+	wantStatus(t, r, http.StatusForbidden)
+	wantBody(t, r, "Enter the username you are logged in with.")
+	if page := e.get("/login/verify"); page.status == http.StatusOK && strings.Contains(page.body, "Confirm it's you") {
+		r := e.post("/login/verify", url.Values{"response": {respond(t, malloryKey, challenge(t, page))}})
+		t.Fatalf("the step-up as Alice went on to its challenge; its response: %d %s", r.status, r.location)
+	}
+	wantRedirect(t, e.get("/password"), "/stepup?for=password")
+	// alice's own step-up, typed in another case, is hers.
+	e.get("/stepup?for=password")
+	r = e.post("/stepup", url.Values{"for": {"password"}, "username": {"ALICE"}, "password": {alicePassword}})
+	wantRedirect(t, r, "/login/verify")
+}
