@@ -42,7 +42,7 @@ var errLocked = errf(http.StatusLocked, protocol.CodeLocked, "too many failed at
 // not the user exists: an unknown user costs one hash with the dummy hash
 // and gets the same answer as a wrong password.
 func (s *Server) checkCredentials(ctx context.Context, ip, username, password string) (Account, error) {
-	if !s.ipLimit.allow(ip, s.now()) {
+	if !s.ipLimit.Allow(ip, s.now()) {
 		return Account{}, errRate
 	}
 	username, ok := protocol.CanonicalUsername(username)

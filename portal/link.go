@@ -125,7 +125,7 @@ func (s *Server) handleEnrollSession(w http.ResponseWriter, r *http.Request) err
 	if err := s.limitIP(r); err != nil {
 		return err
 	}
-	if !s.sessionLimit.allow(clientIP(r), s.now()) {
+	if !s.sessionLimit.Allow(clientIP(r), s.now()) {
 		return errRate
 	}
 	var req protocol.SessionRequest

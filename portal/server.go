@@ -36,6 +36,7 @@ import (
 
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/internal/ratelimit"
 )
 
 // apiPrefix is the path of the API; pages mount elsewhere.
@@ -71,10 +72,10 @@ type Server struct {
 	hub       *Hub
 	key       ed25519.PrivateKey
 	dummyHash string
-	ipLimit   *limiter
-	userLimit *limiter
+	ipLimit   *ratelimit.Limiter
+	userLimit *ratelimit.Limiter
 	// sessionLimit caps Session ID exchanges per client address.
-	sessionLimit *limiter
+	sessionLimit *ratelimit.Limiter
 	mux          *http.ServeMux
 }
 
@@ -115,11 +116,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, log: cfg.Log,
 		hub: NewHub(), key: key, dummyHash: dummy,
-		ipLimit:   newLimiter(rl.PerIP, rl.IPBurst, rl.Disabled),
-		userLimit: newLimiter(rl.PerAccount, rl.AccountBurst, rl.Disabled),
+		ipLimit:   ratelimit.New(rl.PerIP, rl.IPBurst, rl.Disabled),
+		userLimit: ratelimit.New(rl.PerAccount, rl.AccountBurst, rl.Disabled),
 		// Session ID exchanges: as many per address as password checks per
 		// account (12 a minute, burst 10 by default).
-		sessionLimit: newLimiter(rl.PerAccount, rl.AccountBurst, rl.Disabled),
+		sessionLimit: ratelimit.New(rl.PerAccount, rl.AccountBurst, rl.Disabled),
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -361,14 +362,14 @@ func clientIP(r *http.Request) string {
 var errRate = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many requests; try again later")
 
 func (s *Server) limitIP(r *http.Request) error {
-	if !s.ipLimit.allow(clientIP(r), s.now()) {
+	if !s.ipLimit.Allow(clientIP(r), s.now()) {
 		return errRate
 	}
 	return nil
 }
 
 func (s *Server) limitUser(username string) error {
-	if !s.userLimit.allow(username, s.now()) {
+	if !s.userLimit.Allow(username, s.now()) {
 		return errRate
 	}
 	return nil

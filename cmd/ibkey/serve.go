@@ -25,7 +25,7 @@ import (
 
 func init() {
 	commands["serve"] = command{
-		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--ip-rate R] [--account-rate R]",
+		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--ip-rate R] [--account-rate R] [--page-rate R]",
 		cmdServe,
 	}
 }
@@ -40,6 +40,7 @@ func cmdServe(e *env, args []string) error {
 	lockFor := fs.Duration("lockout-time", 15*time.Minute, "how long a lock lasts")
 	ipRate := fs.Float64("ip-rate", 20, "requests per second per client address (burst: 3 seconds' worth)")
 	acctRate := fs.Float64("account-rate", 12, "password checks per minute per account (burst: 10)")
+	pageRate := fs.Float64("page-rate", 10, "Client Portal pages per second per client address (burst: 5 seconds' worth)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	publicURL := fs.String("public-url", "", "the service's URL in enrollment links (default: the scheme and host the browser used)")
@@ -68,8 +69,8 @@ func cmdServe(e *env, args []string) error {
 	if *lockout < 1 || *lockout > verifier.HardLockout {
 		return usagef("serve: --lockout must be 1 to %d", verifier.HardLockout)
 	}
-	if *ipRate <= 0 || *acctRate <= 0 {
-		return usagef("serve: --ip-rate and --account-rate must be more than 0")
+	if *ipRate <= 0 || *acctRate <= 0 || *pageRate <= 0 {
+		return usagef("serve: --ip-rate, --account-rate and --page-rate must be more than 0")
 	}
 	secure := *tlsCert != ""
 	var tlsConf *tls.Config
@@ -106,7 +107,10 @@ func cmdServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv.MountWeb(web.Options{Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader}, *publicURL)
+	srv.MountWeb(web.Options{
+		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader,
+		PageRate: *pageRate, PageBurst: 5 * *pageRate,
+	}, *publicURL)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

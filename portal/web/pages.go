@@ -37,7 +37,11 @@ func (h *handler) loginPage(q *request) {
 		http.Redirect(q.w, q.r, "/account", http.StatusSeeOther)
 		return
 	}
-	h.render(q, http.StatusOK, "login", view{Title: "Log in"})
+	v := view{Title: "Log in"}
+	if q.r.URL.Query().Has("out") {
+		v.Flash = &flash{Text: "You have logged out."}
+	}
+	h.render(q, http.StatusOK, "login", v)
 }
 
 func (h *handler) loginSubmit(q *request) {
@@ -336,17 +340,12 @@ func (h *handler) account(q *request) {
 	h.render(q, http.StatusOK, "account", view{Title: "Your account"})
 }
 
+// logout ends the session; the login page says so without a session of
+// its own.
 func (h *handler) logout(q *request) {
 	h.sessions.remove(q.s)
-	s, id, err := h.sessions.create(h.now())
-	if err != nil {
-		h.clearCookie(q.w)
-		http.Redirect(q.w, q.r, "/login", http.StatusSeeOther)
-		return
-	}
-	h.setCookie(q.w, id)
-	q.s = s
-	h.redirect(q, "/login", &flash{Text: "You have logged out."})
+	h.clearCookie(q.w)
+	http.Redirect(q.w, q.r, "/login?out", http.StatusSeeOther)
 }
 
 // --- step-up ---
@@ -631,7 +630,16 @@ func (h *handler) deviceQR(q *request) {
 // --- "Didn't receive a security code?" ---
 
 func (h *handler) resendPage(q *request) {
-	h.render(q, http.StatusOK, "resend", view{Title: "Didn't receive a security code?", Username: q.s.user, Channel: ChannelSMS})
+	v := view{Title: "Didn't receive a security code?", Username: q.s.user, Channel: ChannelSMS}
+	// After a resend: the good news comes in the address, so that an
+	// anonymous visitor needs no session for it.
+	switch Channel(q.r.URL.Query().Get("sent")) {
+	case ChannelSMS:
+		v.Flash = &flash{Text: "A new code is on its way by SMS to the phone number on file."}
+	case ChannelVoice:
+		v.Flash = &flash{Text: "A new code is on its way by a voice call to the phone number on file."}
+	}
+	h.render(q, http.StatusOK, "resend", v)
 }
 
 func (h *handler) resendSubmit(q *request) {
@@ -657,11 +665,7 @@ func (h *handler) resendSubmit(q *request) {
 	err := h.b.ResendCode(q.r.Context(), username, password, ch)
 	switch {
 	case err == nil:
-		how := "by SMS"
-		if ch == ChannelVoice {
-			how = "by a voice call"
-		}
-		h.redirect(q, "/resend", &flash{Text: "A new code is on its way " + how + " to the phone number on file."})
+		h.redirect(q, "/resend?sent="+string(ch), nil)
 	case errors.Is(err, ErrBadCredentials):
 		again(http.StatusUnauthorized, "Wrong username or password.")
 	case errors.Is(err, ErrNoEnrollment):
