@@ -240,6 +240,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.TLS != nil {
+		// Served over TLS: browsers and clients that honour HSTS never
+		// come back over plain HTTP (the pages set it too, see web.Options).
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" || pattern == apiPrefix {
 		if allow := s.allowed(r); allow != "" {
