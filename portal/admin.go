@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"ibkey/authcore/protocol"
@@ -43,15 +44,22 @@ func CreateAccount(ctx context.Context, st Store, rnd io.Reader, now time.Time, 
 		return Account{}, err
 	}
 	a := Account{Username: username, Account: "U" + num, Phone: phone, Password: hash, Created: now}
-	err = st.Update(ctx, func(tx Tx) error { return tx.InsertAccount(a) })
+	err = st.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertAccount(a); err != nil {
+			return err
+		}
+		return tx.InsertAudit(AuditEvent{Time: now, Event: AuditAccountCreated, Username: username, Outcome: "created",
+			Detail: map[string]string{"by": "admin", "account": a.Account, "phone": MaskPhone(phone)}})
+	})
 	if errors.Is(err, ErrExists) {
 		return Account{}, fmt.Errorf("%w: %q (usernames do not tell the case of letters apart)", ErrUserExists, username)
 	}
 	return a, err
 }
 
-// UnlockAccount lifts a user's lockout and clears the failure count.
-func UnlockAccount(ctx context.Context, st Store, username string) error {
+// UnlockAccount lifts a user's lockout and clears the failure count (an
+// administrator's action, audited at now).
+func UnlockAccount(ctx context.Context, st Store, now time.Time, username string) error {
 	username, ok := protocol.CanonicalUsername(username)
 	if !ok {
 		return ErrNoUser
@@ -64,8 +72,17 @@ func UnlockAccount(ctx context.Context, st Store, username string) error {
 		if err != nil {
 			return err
 		}
+		was := a.Lockout
 		a.Lockout = verifier.Lockout{}
-		return tx.UpdateAccount(a)
+		if err := tx.UpdateAccount(a); err != nil {
+			return err
+		}
+		outcome := "unlocked"
+		if !was.Locked(now) {
+			outcome = "was not locked"
+		}
+		return tx.InsertAudit(AuditEvent{Time: now, Event: AuditAccountUnlocked, Username: username, Outcome: outcome,
+			Detail: map[string]string{"by": "admin", "failures": strconv.Itoa(was.Failures), "hard": strconv.FormatBool(was.Hard)}})
 	})
 }
 
@@ -167,7 +184,11 @@ func issueTempPassword(ctx context.Context, st Store, rnd io.Reader, now time.Ti
 			return err
 		}
 		a.Password, a.MustChange = hash, true
-		return tx.UpdateAccount(a)
+		if err := tx.UpdateAccount(a); err != nil {
+			return err
+		}
+		return tx.InsertAudit(AuditEvent{Time: now, Event: AuditTempIssued, Username: username, Device: d.ID, Outcome: "sealed to the device",
+			Detail: map[string]string{"by": "admin", "delivery": id}})
 	})
 	if err != nil {
 		return "", "", err

@@ -60,7 +60,7 @@ func TestHardLockHoldsAcrossRestarts(t *testing.T) {
 	h2 := newHarnessStore(t, st2, short)
 	h2.clock.t = h.clock.Now().AddDate(10, 0, 0)
 	locked(h2, "after a restart, ten years later")
-	if err := UnlockAccount(ctx, st2, "pat"); err != nil {
+	if err := UnlockAccount(ctx, st2, h2.clock.Now(), "pat"); err != nil {
 		t.Fatal(err)
 	}
 	l := h2.login("pat", "password1")

@@ -366,19 +366,7 @@ func clientIP(r *http.Request) string {
 
 var errRate = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many requests; try again later")
 
-func (s *Server) limitIP(r *http.Request) error {
-	if !s.ipLimit.Allow(clientIP(r), s.now()) {
-		return errRate
-	}
-	return nil
-}
-
-func (s *Server) limitUser(username string) error {
-	if !s.userLimit.Allow(username, s.now()) {
-		return errRate
-	}
-	return nil
-}
+func (s *Server) limitIP(r *http.Request) error { return s.allowIP(r.Context(), clientIP(r)) }
 
 func intp(n int) *int { return &n }
 

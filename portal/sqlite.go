@@ -544,13 +544,17 @@ func (t sqlTx) Accounts() ([]Account, error) {
 	return out, rows.Err()
 }
 
-const enrollmentCols = "id, username, state, channel, code_hash, tries, sends, expires, last_sent, locator"
+const enrollmentCols = "id, username, state, channel, code_hash, tries, sends, expires, last_sent, locator, channels"
 
 func scanEnrollment(sc scanner) (verifier.Enrollment, error) {
 	var e verifier.Enrollment
 	var expires, last int64
-	err := sc.Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last, &e.Locator)
+	var channels string
+	err := sc.Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last, &e.Locator, &channels)
 	e.ExpiresAt, e.LastSent = LoadTime(expires), LoadTime(last)
+	if channels != "" {
+		e.Channels = strings.Split(channels, ",")
+	}
 	return e, notFound(err)
 }
 
@@ -594,21 +598,21 @@ func (t sqlTx) RecentEnrollments(username string, since time.Time, limit int) ([
 
 func (t sqlTx) InsertEnrollment(e verifier.Enrollment, created time.Time) error {
 	var ta timeArgs
-	args := []any{e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), e.Locator, ta.at(created)}
+	args := []any{e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), e.Locator, strings.Join(e.Channels, ","), ta.at(created)}
 	if ta.err != nil {
 		return ta.err
 	}
-	_, err := t.exec("INSERT INTO enrollments("+enrollmentCols+", created) VALUES(?,?,?,?,?,?,?,?,?,?,?)", args...)
+	_, err := t.exec("INSERT INTO enrollments("+enrollmentCols+", created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", args...)
 	return err
 }
 
 func (t sqlTx) UpdateEnrollment(e verifier.Enrollment) error {
 	var ta timeArgs
-	args := []any{e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), e.ID}
+	args := []any{e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), strings.Join(e.Channels, ","), e.ID}
 	if ta.err != nil {
 		return ta.err
 	}
-	_, err := t.exec("UPDATE enrollments SET state=?, channel=?, code_hash=?, tries=?, sends=?, expires=?, last_sent=? WHERE id=?", args...)
+	_, err := t.exec("UPDATE enrollments SET state=?, channel=?, code_hash=?, tries=?, sends=?, expires=?, last_sent=?, channels=? WHERE id=?", args...)
 	return err
 }
 
@@ -889,4 +893,40 @@ func (t sqlTx) Audit(f AuditFilter) ([]AuditEvent, error) {
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+func (t sqlTx) InsertSend(x Send) error {
+	at, err := StoreTime(x.Time)
+	if err != nil {
+		return err
+	}
+	if at == 0 {
+		return errors.New("portal: a send needs its time")
+	}
+	_, err = t.exec("INSERT INTO sends(time, username, phone, channel) VALUES(?,?,?,?)", at, x.Username, x.Phone, x.Channel)
+	return err
+}
+
+func (t sqlTx) CountSends(username, phone string, since time.Time) (int, int, error) {
+	at, err := StoreTime(since)
+	if err != nil {
+		return 0, 0, err
+	}
+	var u, p int
+	if err := t.queryRow("SELECT count(*) FROM sends WHERE username = ? AND time >= ?", username, at).Scan(&u); err != nil {
+		return 0, 0, err
+	}
+	if err := t.queryRow("SELECT count(*) FROM sends WHERE phone = ? AND time >= ?", phone, at).Scan(&p); err != nil {
+		return 0, 0, err
+	}
+	return u, p, nil
+}
+
+func (t sqlTx) PruneSends(before time.Time) error {
+	at, err := StoreTime(before)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("DELETE FROM sends WHERE time < ?", at)
+	return err
 }

@@ -69,6 +69,13 @@ type Tx interface {
 	InsertFraudReport(FraudReport) error
 	FraudReports() ([]FraudReport, error)
 
+	// InsertSend records a code sent by SMS or voice; CountSends counts
+	// those to username and to phone at or after since; PruneSends drops
+	// those before.
+	InsertSend(Send) error
+	CountSends(username, phone string, since time.Time) (toUser, toPhone int, err error)
+	PruneSends(before time.Time) error
+
 	InsertAudit(AuditEvent) error
 	// Audit returns the audit records that f selects, oldest first.
 	Audit(f AuditFilter) ([]AuditEvent, error)
@@ -170,4 +177,12 @@ type FraudReport struct {
 	LoginID, Username, DeviceID string
 	IP, App, Browser            string
 	Time                        time.Time
+}
+
+// Send is a code sent by SMS or voice.
+type Send struct {
+	Time     time.Time
+	Username string
+	Phone    string
+	Channel  string
 }

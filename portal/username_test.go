@@ -96,7 +96,7 @@ func TestUsernamesOneCase(t *testing.T) {
 			t.Errorf("ListDevices(%q): %v %v", u, ds, err)
 		}
 	}
-	if err := UnlockAccount(ctx, h.store, "Bob.Smith@Example.com"); err != nil {
+	if err := UnlockAccount(ctx, h.store, h.clock.Now(), "Bob.Smith@Example.com"); err != nil {
 		t.Errorf("UnlockAccount in another case: %v", err)
 	}
 	if _, err := IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "BOB.SMITH@EXAMPLE.COM", fastArgon); err != nil {

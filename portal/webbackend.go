@@ -117,7 +117,7 @@ func (b *WebBackend) Respond(ctx context.Context, loginID, response string) (web
 	if !b.s.ipLimit.Allow(fromCtx(ctx).ip, b.s.now()) {
 		return web.LoginState{}, web.ErrRateLimited
 	}
-	if err := b.s.respond(ctx, loginID, response); err != nil {
+	if err := b.s.respond(ctx, loginID, response, fromCtx(ctx).ip); err != nil {
 		return web.LoginState{}, b.loginError(ctx, err, loginID)
 	}
 	return b.Status(ctx, loginID)
@@ -175,7 +175,7 @@ func (b *WebBackend) SetLoginPassword(ctx context.Context, loginID, newPassword 
 	if err := passwordPolicy(username, newPassword); err != nil {
 		return err
 	}
-	err = b.s.setTempPassword(ctx, loginID, newPassword)
+	err = b.s.setTempPassword(ctx, loginID, newPassword, fromCtx(ctx).ip)
 	switch {
 	case err == nil:
 		return nil
@@ -211,7 +211,10 @@ func (b *WebBackend) ChangePassword(ctx context.Context, username, newPassword s
 			return nil
 		}
 		a.Password, a.MustChange = hash, false
-		return tx.UpdateAccount(a)
+		if err := tx.UpdateAccount(a); err != nil {
+			return err
+		}
+		return b.s.audit(tx, AuditEvent{Event: AuditPasswordChanged, Username: username, IP: fromCtx(ctx).ip, Outcome: "changed", Detail: map[string]string{"how": "stepup"}})
 	})
 	if err != nil {
 		return fmt.Errorf("portal: change password: %w", err)
@@ -246,7 +249,7 @@ func (b *WebBackend) StartDeviceEnrollment(ctx context.Context, username string)
 // ResendCode implements web.Backend: the newest pending SMS or voice
 // enrollment of the user gets a new code.
 func (b *WebBackend) ResendCode(ctx context.Context, username, password string, channel web.Channel) error {
-	acct, err := b.s.checkCredentials(ctx, fromCtx(ctx).ip, username, password)
+	acct, err := b.s.checkCredentials(ctx, fromCtx(ctx).ip, username, password, "resend")
 	if err != nil {
 		return b.webError(ctx, err, username)
 	}
@@ -270,7 +273,7 @@ func (b *WebBackend) ResendCode(ctx context.Context, username, password string, 
 	if id == "" {
 		return web.ErrNoEnrollment
 	}
-	if _, err := b.s.resend(ctx, id, string(channel)); err != nil {
+	if _, err := b.s.resend(ctx, id, string(channel), fromCtx(ctx).ip); err != nil {
 		if errors.Is(err, errGone) {
 			return web.ErrNoEnrollment
 		}

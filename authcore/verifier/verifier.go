@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,7 +48,49 @@ var (
 	ErrLocked        = errors.New("verifier: user locked")
 	ErrBadChannel    = errors.New("verifier: unknown channel")
 	ErrNoCode        = errors.New("verifier: an enrollment by link has no code to send")
+	ErrSendCap       = errors.New("verifier: too many codes sent to this user or phone")
 )
+
+// Sent counts the codes already sent, over every enrollment, to a user and
+// to a phone number, in the last hour and the last day.
+type Sent struct {
+	UserHour, UserDay, PhoneHour, PhoneDay int
+}
+
+// SendCap says whether one more code may be sent: nil, or ErrSendCap
+// wrapped with the name of the cap that holds (user_hour, user_day,
+// phone_hour, phone_day; CapName reads it).
+func SendCap(cfg Config, n Sent) error {
+	cfg = cfg.WithDefaults()
+	for _, c := range []struct {
+		name    string
+		n, most int
+	}{
+		{"sends_user_hour", n.UserHour, cfg.SendsPerUserHour},
+		{"sends_user_day", n.UserDay, cfg.SendsPerUserDay},
+		{"sends_phone_hour", n.PhoneHour, cfg.SendsPerPhoneHour},
+		{"sends_phone_day", n.PhoneDay, cfg.SendsPerPhoneDay},
+	} {
+		if c.n >= c.most {
+			return &capError{c.name}
+		}
+	}
+	return nil
+}
+
+type capError struct{ name string }
+
+func (e *capError) Error() string { return ErrSendCap.Error() + " (" + e.name + ")" }
+func (e *capError) Unwrap() error { return ErrSendCap }
+
+// CapName is the name of the cap of an error of SendCap, else "".
+func CapName(err error) string {
+	var c *capError
+	if errors.As(err, &c) {
+		return c.name
+	}
+	return ""
+}
 
 // HardLockout is the most consecutive failures any configuration allows
 // (NIST SP 800-63B): after it only an administrator unlocks.
@@ -67,6 +110,14 @@ type Config struct {
 	LockoutThreshold int           // consecutive failures that lock for a while: 5 (1 to MaxFailures)
 	LockoutDuration  time.Duration // how long a timed lock lasts: 15 minutes
 	MaxFailures      int           // consecutive failures that lock until an administrator unlocks: 100 (1 to 100)
+
+	// Codes sent by SMS or voice, over every enrollment, counted by the
+	// service in its store: per user and per phone number, per hour and
+	// per (rolling) day.
+	SendsPerUserHour  int // 5
+	SendsPerUserDay   int // 10
+	SendsPerPhoneHour int // 5
+	SendsPerPhoneDay  int // 10
 }
 
 // WithDefaults fills zero fields and clamps the others to safe ranges.
@@ -91,6 +142,14 @@ func (c Config) WithDefaults() Config {
 	def(&c.RequestTTL, 2*time.Minute)
 	if c.MaxOutstanding <= 0 {
 		c.MaxOutstanding = 3
+	}
+	for _, v := range []struct {
+		p   *int
+		def int
+	}{{&c.SendsPerUserHour, 5}, {&c.SendsPerUserDay, 10}, {&c.SendsPerPhoneHour, 5}, {&c.SendsPerPhoneDay, 10}} {
+		if *v.p <= 0 {
+			*v.p = v.def
+		}
 	}
 	if c.MaxFailures <= 0 || c.MaxFailures > HardLockout {
 		c.MaxFailures = HardLockout
@@ -176,6 +235,10 @@ type Enrollment struct {
 	// Locator finds an enrollment by link from its Session ID: the ID's
 	// first characters, kept in clear. The whole ID is checked as a code.
 	Locator string
+	// Channels are the channels codes have been sent by, in order of
+	// first use: the first code by a channel goes at once (a voice call
+	// right after the SMS), later ones wait ResendInterval.
+	Channels []string
 }
 
 // CodeHash binds a code to its enrollment; the service stores only this.
@@ -219,6 +282,9 @@ func (e *Enrollment) newCode(cfg Config, rand io.Reader, now time.Time) (string,
 	e.ExpiresAt = now.Add(cfg.CodeTTL)
 	e.LastSent = now
 	e.Sends++
+	if !slices.Contains(e.Channels, e.Channel) {
+		e.Channels = append(e.Channels, e.Channel)
+	}
 	return code, nil
 }
 
@@ -288,7 +354,10 @@ func (e *Enrollment) CheckSession(cfg Config, session string, now time.Time) err
 }
 
 // Resend makes a new code to send by channel; an empty channel is the other
-// one than the last. The tries already spent still count.
+// one than the last. The tries already spent still count. The first code by
+// a channel not used yet goes at once (someone who got no SMS asks for the
+// call); another waits ResendInterval after the last send. MaxSends holds
+// either way.
 func (e *Enrollment) Resend(cfg Config, rand io.Reader, now time.Time, channel string) (string, error) {
 	cfg = cfg.WithDefaults()
 	if e.Channel == protocol.ChannelLink {
@@ -310,14 +379,14 @@ func (e *Enrollment) Resend(cfg Config, rand io.Reader, now time.Time, channel s
 	if e.Sends >= cfg.MaxSends {
 		return "", ErrTooManySends
 	}
-	if now.Before(e.LastSent.Add(cfg.ResendInterval)) {
+	if slices.Contains(e.Channels, channel) && now.Before(e.LastSent.Add(cfg.ResendInterval)) {
 		return "", ErrResendTooSoon
 	}
 	e.Channel = channel
 	return e.newCode(cfg, rand, now)
 }
 
-// ResendAfter is when a resend is next allowed.
+// ResendAfter is when a resend by a channel already used is next allowed.
 func (e *Enrollment) ResendAfter(cfg Config) time.Time {
 	return e.LastSent.Add(cfg.WithDefaults().ResendInterval)
 }

@@ -106,7 +106,7 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		if err := portal.UnlockAccount(ctx, st, *username); err != nil {
+		if err := portal.UnlockAccount(ctx, st, now, *username); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\tunlocked\n", *username)

@@ -267,6 +267,10 @@ func TestServeFlagErrors(t *testing.T) {
 		{"serve", "--db", db, "--dev-outbox", "--addr", ":0"},
 		{"serve", "--db", db, "--dev-outbox-public"},
 		{"serve", "--db", db, "--public-url", "ftp://x"},
+		{"serve", "--db", db, "--max-failures", "101"},
+		{"serve", "--db", db, "--max-failures", "20", "--lockout", "21"},
+		{"serve", "--db", db, "--sends-phone-day", "0"},
+		{"serve", "--db", db, "--page-rate", "0"},
 	} {
 		r := runIbkey(t, "", nil, args...)
 		wantFailure(t, r, args)
