@@ -127,13 +127,16 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	var result error
 	err = s.store.Update(r.Context(), func(tx Tx) error {
 		var err error
-		if result, err = s.checkSend(tx, acct, e.Channel, ip, e.ID, now); err != nil || result != nil {
+		if result, err = s.checkSend(tx, acct, e.Channel, ip, now); err != nil || result != nil {
 			return err
 		}
 		if err := tx.InsertEnrollment(e, now); err != nil {
 			return err
 		}
-		return s.audit(tx, AuditEvent{Event: AuditEnrollStarted, Username: acct.Username, IP: ip, Outcome: "code sent", Detail: map[string]string{"enrollment": e.ID, "channel": e.Channel}})
+		if err := s.audit(tx, AuditEvent{Event: AuditEnrollStarted, Username: acct.Username, IP: ip, Outcome: "started", Detail: map[string]string{"enrollment": e.ID, "channel": e.Channel}}); err != nil {
+			return err
+		}
+		return s.recordSend(tx, acct, e.Channel, ip, e.ID, now)
 	})
 	if err != nil {
 		return internal(err)
@@ -240,10 +243,13 @@ func (s *Server) resend(ctx context.Context, id, channel, ip string) (protocol.E
 		case err != nil:
 			return err
 		}
-		if result, err = s.checkSend(tx, acct, e.Channel, ip, e.ID, now); err != nil || result != nil {
+		if result, err = s.checkSend(tx, acct, e.Channel, ip, now); err != nil || result != nil {
 			return err
 		}
-		return tx.UpdateEnrollment(e)
+		if err := tx.UpdateEnrollment(e); err != nil {
+			return err
+		}
+		return s.recordSend(tx, acct, e.Channel, ip, e.ID, now)
 	})
 	if err != nil {
 		return protocol.Enrollment{}, internal(err)

@@ -60,9 +60,9 @@ var errSendCap = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too
 const sendsKept = 48 * time.Hour
 
 // checkSend counts the codes sent to acct and its phone in the last hour
-// and day: errSendCap (and an audit record of the cap) when one more is
-// over a cap, else nil, and the send is recorded in tx, with its audit.
-func (s *Server) checkSend(tx Tx, acct Account, channel, ip, enrollmentID string, now time.Time) (refused error, err error) {
+// and day: errSendCap (and an audit record of the cap, in tx) when one more
+// is over a cap, else nil.
+func (s *Server) checkSend(tx Tx, acct Account, channel, ip string, now time.Time) (refused error, err error) {
 	var n verifier.Sent
 	if n.UserHour, n.PhoneHour, err = tx.CountSends(acct.Username, acct.Phone, now.Add(-time.Hour)); err != nil {
 		return nil, err
@@ -74,13 +74,18 @@ func (s *Server) checkSend(tx Tx, acct Account, channel, ip, enrollmentID string
 		return errSendCap, s.audit(tx, AuditEvent{Event: AuditRateLimited, Username: acct.Username, IP: ip, Outcome: "refused",
 			Detail: map[string]string{"limit": verifier.CapName(cerr), "channel": channel}})
 	}
+	return nil, nil
+}
+
+// recordSend records a code sent to acct, with its audit record.
+func (s *Server) recordSend(tx Tx, acct Account, channel, ip, enrollmentID string, now time.Time) error {
 	if err := tx.PruneSends(now.Add(-sendsKept)); err != nil {
-		return nil, err
+		return err
 	}
 	if err := tx.InsertSend(Send{Time: now, Username: acct.Username, Phone: acct.Phone, Channel: channel}); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, s.audit(tx, AuditEvent{Event: AuditCodeSent, Username: acct.Username, IP: ip, Outcome: "sent",
+	return s.audit(tx, AuditEvent{Event: AuditCodeSent, Username: acct.Username, IP: ip, Outcome: "sent",
 		Detail: map[string]string{"channel": channel, "to": MaskPhone(acct.Phone), "enrollment": enrollmentID}})
 }
 

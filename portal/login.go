@@ -224,7 +224,11 @@ func (s *Server) check(tx Tx, acct *Account, l *Login, d Device, challenge, resp
 		if err := tx.UpdateAccount(*acct); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(tx, AuditEvent{Event: loginEvent(*l, "approved"), Username: acct.Username, Device: d.ID, IP: ip, Outcome: "approved", Detail: loginDetail(*l, "response")})
+		outcome := "approved"
+		if l.Kind != KindLogin {
+			outcome = "proved"
+		}
+		return nil, s.audit(tx, AuditEvent{Event: loginEvent(*l, "approved"), Username: acct.Username, Device: d.ID, IP: ip, Outcome: outcome, Detail: loginDetail(*l, "response")})
 	}
 	// A malformed response (letters, wrong length) counts as a wrong one.
 	l.Status = StatusFailed
