@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -502,6 +503,34 @@ func TestHardening(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad JSON: %d", resp.StatusCode)
+	}
+	// Unknown fields are refused, on every endpoint that takes a body,
+	// before anything else is looked at.
+	h.addUser("una", "password1")
+	for _, c := range []struct{ path, body string }{
+		{"/api/v1/logins", `{"username":"una","password":"password1","admin":true}`},
+		{"/api/v1/enrollments", `{"username":"una","password":"password1","phone":"+15550009999"}`},
+		{"/api/v1/enrollments/session", `{"session":"K7QF2MZPXW3D9HJT","user":"una"}`},
+		{"/api/v1/enrollments/x/resend", `{"channel":"sms","to":"+15550009999"}`},
+		{"/api/v1/enrollments/x/activate", `{"code":"12345678","pin":"1"}`},
+		{"/api/v1/logins/x/response", `{"response":"12345678","extra":1}`},
+		{"/api/v1/logins/x/password", `{"password":"a new password","old":"x"}`},
+		{"/api/v1/devices/x/confirm", `{"response":"12345678","state":"active"}`},
+		{"/api/v1/devices/x/approvals", `{"request_id":"x","deny":"fraud","note":"hi"}`},
+		{"/api/v1/devices/x/pin-proof", `{"challenge_id":"x","response":"1","x":0}`},
+		{"/api/v1/devices/x/inbox", `{"challenge_id":"x","response":"1","x":0}`},
+	} {
+		req, _ := http.NewRequest("POST", h.ts.URL+c.path, strings.NewReader(c.body))
+		resp, err := h.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eb protocol.ErrorBody
+		json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || eb.Error != protocol.CodeBadRequest || !strings.Contains(eb.Message, "unknown field") {
+			t.Errorf("%s %s: %d %+v, want 400 bad_request", c.path, c.body, resp.StatusCode, eb)
+		}
 	}
 	hs := h.srv.HTTPServer(":0")
 	if hs.ReadHeaderTimeout == 0 || hs.ReadTimeout == 0 || hs.WriteTimeout == 0 || hs.IdleTimeout == 0 {

@@ -340,13 +340,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// decodeJSON reads one JSON object from body into v.
+// decodeJSON reads one JSON object from body into v. A field v does not
+// have is refused (400): a client that sends one expects something the
+// service would not do.
 func decodeJSON(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return errf(http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "request body too large")
+		}
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if len(field) > 66 {
+				field = field[:63] + "..."
+			}
+			return errf(http.StatusBadRequest, protocol.CodeBadRequest, "request body has an unknown field "+strings.ToValidUTF8(field, ""))
 		}
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "request body is not the JSON expected")
 	}
