@@ -45,6 +45,8 @@ type timeRecord struct {
 	fields int
 	write  func(tx Tx, id string, ts []time.Time) error
 	read   func(tx Tx, id string) ([]time.Time, error)
+	// needed: the record's time cannot be none (it is refused).
+	needed bool
 }
 
 func timeRecords() []timeRecord {
@@ -61,7 +63,7 @@ func timeRecords() []timeRecord {
 			func(tx Tx, id string) ([]time.Time, error) {
 				a, err := tx.Account(id)
 				return []time.Time{a.Lockout.LockedUntil, a.Created}, err
-			}},
+			}, false},
 		{"account update", 1,
 			func(tx Tx, id string, ts []time.Time) error {
 				if err := tx.InsertAccount(Account{Username: id, Account: "U" + id, Phone: "+15550001234", Password: "x", Created: time.Unix(5, 0)}); err != nil {
@@ -77,7 +79,7 @@ func timeRecords() []timeRecord {
 			func(tx Tx, id string) ([]time.Time, error) {
 				a, err := tx.Account(id)
 				return []time.Time{a.Lockout.LockedUntil}, err
-			}},
+			}, false},
 		{"enrollment", 2,
 			func(tx Tx, id string, ts []time.Time) error {
 				return tx.InsertEnrollment(verifier.Enrollment{ID: id, Username: "tim", State: verifier.EnrollPending, Channel: "sms", CodeHash: []byte{1}, ExpiresAt: ts[0], LastSent: ts[1]}, time.Unix(5, 0))
@@ -85,7 +87,7 @@ func timeRecords() []timeRecord {
 			func(tx Tx, id string) ([]time.Time, error) {
 				e, err := tx.Enrollment(id)
 				return []time.Time{e.ExpiresAt, e.LastSent}, err
-			}},
+			}, false},
 		{"enrollment update", 2,
 			func(tx Tx, id string, ts []time.Time) error {
 				e := verifier.Enrollment{ID: id, Username: "tim", State: verifier.EnrollPending, Channel: "sms", CodeHash: []byte{1}, ExpiresAt: time.Unix(5, 0)}
@@ -98,7 +100,7 @@ func timeRecords() []timeRecord {
 			func(tx Tx, id string) ([]time.Time, error) {
 				e, err := tx.Enrollment(id)
 				return []time.Time{e.ExpiresAt, e.LastSent}, err
-			}},
+			}, false},
 		{"device", 4,
 			func(tx Tx, id string, ts []time.Time) error {
 				d := dev(id)
@@ -108,7 +110,7 @@ func timeRecords() []timeRecord {
 			func(tx Tx, id string) ([]time.Time, error) {
 				d, err := tx.Device(id)
 				return []time.Time{d.Created, d.Expires, d.Activated, d.Retired}, err
-			}},
+			}, false},
 		{"device update", 2,
 			func(tx Tx, id string, ts []time.Time) error {
 				d := dev(id)
@@ -121,7 +123,7 @@ func timeRecords() []timeRecord {
 			func(tx Tx, id string) ([]time.Time, error) {
 				d, err := tx.Device(id)
 				return []time.Time{d.Activated, d.Retired}, err
-			}},
+			}, false},
 		{"login", 2,
 			func(tx Tx, id string, ts []time.Time) error {
 				return tx.InsertLogin(Login{ID: id, Username: "tim", DeviceID: "d", Kind: KindLogin, Challenge: "123456", Status: StatusPending, Created: ts[0], Expires: ts[1]})
@@ -129,7 +131,7 @@ func timeRecords() []timeRecord {
 			func(tx Tx, id string) ([]time.Time, error) {
 				l, err := tx.Login(id)
 				return []time.Time{l.Created, l.Expires}, err
-			}},
+			}, false},
 		{"event", 1,
 			func(tx Tx, id string, ts []time.Time) error {
 				_, err := tx.InsertEvent(Event{DeviceID: id, Kind: "test", RefID: id, Payload: []byte("{}"), Signature: []byte{1}, Expires: ts[0]})
@@ -144,7 +146,7 @@ func timeRecords() []timeRecord {
 					return []time.Time{time.Unix(0, math.MinInt64)}, err
 				}
 				return []time.Time{evs[0].Expires}, nil
-			}},
+			}, false},
 		{"delivery", 1,
 			func(tx Tx, id string, ts []time.Time) error {
 				return tx.InsertDelivery(Delivery{ID: id, DeviceID: id, Kind: "k", Label: "l", Sealed: []byte{1}, Created: ts[0]})
@@ -155,7 +157,42 @@ func timeRecords() []timeRecord {
 					return nil, fmt.Errorf("pending deliveries %v: %w", ds, err)
 				}
 				return []time.Time{ds[0].Created}, nil
-			}},
+			}, false},
+		{"audit record", 1,
+			func(tx Tx, id string, ts []time.Time) error {
+				return tx.InsertAudit(AuditEvent{Time: ts[0], Event: "test", Username: id})
+			},
+			func(tx Tx, id string) ([]time.Time, error) {
+				evs, err := tx.Audit(AuditFilter{Username: id})
+				if err != nil || len(evs) != 1 {
+					return nil, fmt.Errorf("audit of %s: %v %w", id, evs, err)
+				}
+				return []time.Time{evs[0].Time}, nil
+			}, true},
+		{"send", 1,
+			func(tx Tx, id string, ts []time.Time) error {
+				return tx.InsertSend(Send{Time: ts[0], Username: id, Phone: id, Channel: "sms"})
+			},
+			func(tx Tx, id string) ([]time.Time, error) {
+				// A send is read back as counted at or after its time,
+				// and not after it.
+				var at time.Time
+				for _, c := range storeTimes[1:] {
+					n, _, err := tx.CountSends(id, id, c)
+					if err != nil || n != 1 {
+						continue
+					}
+					after := c.Add(1)
+					if after.UnixNano() == 0 {
+						after = after.Add(1) // the epoch is no time of the store
+					}
+					next, _, err := tx.CountSends(id, id, after)
+					if c.Equal(time.Unix(0, math.MaxInt64)) || (err == nil && next == 0) {
+						at = c
+					}
+				}
+				return []time.Time{at}, nil
+			}, true},
 		{"fraud report", 1,
 			func(tx Tx, id string, ts []time.Time) error {
 				return tx.InsertFraudReport(FraudReport{LoginID: id, Username: "tim", DeviceID: "d", Time: ts[0]})
@@ -168,7 +205,7 @@ func timeRecords() []timeRecord {
 					}
 				}
 				return nil, fmt.Errorf("no fraud report %s: %w", id, err)
-			}},
+			}, false},
 	}
 }
 
@@ -203,7 +240,14 @@ func TestStoreTimesRoundTrip(t *testing.T) {
 				}
 				ts[field] = at
 				id := fmt.Sprintf("t%04d", n)
-				if err := st.Update(ctx, func(tx Tx) error { return rec.write(tx, id, ts) }); err != nil {
+				err := st.Update(ctx, func(tx Tx) error { return rec.write(tx, id, ts) })
+				if rec.needed && at.IsZero() {
+					if err == nil {
+						t.Errorf("%s without a time was written", rec.name)
+					}
+					continue
+				}
+				if err != nil {
 					t.Fatalf("%s field %d = %v: %v", rec.name, field, at, err)
 				}
 				all = append(all, written{rec, id, ts})
@@ -221,7 +265,7 @@ func TestStoreTimesRoundTrip(t *testing.T) {
 					t.Errorf("%s field %d = %v: %v, want ErrTimeRange", rec.name, field, bad, err)
 				}
 				st.View(ctx, func(tx Tx) error {
-					if got, err := rec.read(tx, id); err == nil && rec.name != "event" {
+					if got, err := rec.read(tx, id); err == nil && rec.name != "event" && rec.name != "send" {
 						t.Errorf("%s field %d = %v: refused but written: %v", rec.name, field, bad, got)
 					}
 					return nil
