@@ -76,6 +76,9 @@ func TestHardLockHoldsAcrossRestarts(t *testing.T) {
 func TestMigrateHardLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	st, err := openSQLiteVersion(t, path, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	db := st.(*sqliteStore).db

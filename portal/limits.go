@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -117,10 +116,4 @@ func (s *Server) allowUser(ctx context.Context, username, ip string) error {
 		return errRate
 	}
 	return nil
-}
-
-// isRate reports whether err is a 429 answer.
-func isRate(err error) bool {
-	var e *apiError
-	return errors.As(err, &e) && e.status == http.StatusTooManyRequests
 }
