@@ -114,7 +114,7 @@ func (b *WebBackend) StartLogin(ctx context.Context, req web.LoginRequest) (web.
 // Respond implements web.Backend: an approved login also says whether its
 // password is a temporary one (GET /api/v1/logins/{id}).
 func (b *WebBackend) Respond(ctx context.Context, loginID, response string) (web.LoginState, error) {
-	if !b.s.ipLimit.Allow(fromCtx(ctx).ip, b.s.now()) {
+	if b.s.allowIP(ctx, fromCtx(ctx).ip) != nil {
 		return web.LoginState{}, web.ErrRateLimited
 	}
 	if err := b.s.respond(ctx, loginID, response, fromCtx(ctx).ip); err != nil {
@@ -165,7 +165,7 @@ func passwordPolicy(username, newPassword string) error {
 // password, within its challenge's lifetime), with the policy of
 // ChangePassword and the per-address rate limit of the API.
 func (b *WebBackend) SetLoginPassword(ctx context.Context, loginID, newPassword string) error {
-	if !b.s.ipLimit.Allow(fromCtx(ctx).ip, b.s.now()) {
+	if b.s.allowIP(ctx, fromCtx(ctx).ip) != nil {
 		return web.ErrRateLimited
 	}
 	username, err := b.s.loginUsername(ctx, loginID)
