@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"ibkey/authcore/protocol"
@@ -13,16 +14,20 @@ import (
 
 // Errors of the admin functions.
 var (
-	ErrBadUsername = errors.New("portal: username must be 1 to 64 letters, digits or ._@+-")
+	ErrBadUsername = errors.New("portal: username must be 1 to 64 ASCII letters, digits or ._@+- (the case of letters does not matter)")
 	ErrBadPhone    = errors.New("portal: phone must be in E.164 form, +CC then digits")
 	ErrNoUser      = errors.New("portal: no such user")
 	ErrNoDevice    = errors.New("portal: the user has no active device")
+	ErrUserExists  = errors.New("portal: the user exists already")
 )
 
-// CreateAccount adds a user with password (hashed with p) and phone.
+// CreateAccount adds a user with password (hashed with p) and phone. The
+// account's username is the canonical form of username (lower case):
+// creating a case variant of an existing user is ErrUserExists.
 func CreateAccount(ctx context.Context, st Store, rnd io.Reader, now time.Time, username, phone, password string, p Argon2Params) (Account, error) {
-	if !ValidUsername(username) {
-		return Account{}, ErrBadUsername
+	username, err := canonUser(username)
+	if err != nil {
+		return Account{}, err
 	}
 	if !ValidPhone(phone) {
 		return Account{}, ErrBadPhone
@@ -39,15 +44,26 @@ func CreateAccount(ctx context.Context, st Store, rnd io.Reader, now time.Time, 
 		return Account{}, err
 	}
 	a := Account{Username: username, Account: "U" + num, Phone: phone, Password: hash, Created: now}
-	err = st.Update(ctx, func(tx Tx) error { return tx.InsertAccount(a) })
+	err = st.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertAccount(a); err != nil {
+			return err
+		}
+		return tx.InsertAudit(AuditEvent{Time: now, Event: AuditAccountCreated, Username: username, Outcome: "created",
+			Detail: map[string]string{"by": "admin", "account": a.Account, "phone": MaskPhone(phone)}})
+	})
 	if errors.Is(err, ErrExists) {
-		return Account{}, fmt.Errorf("portal: user %q exists already", username)
+		return Account{}, fmt.Errorf("%w: %q (usernames do not tell the case of letters apart)", ErrUserExists, username)
 	}
 	return a, err
 }
 
-// UnlockAccount lifts a user's lockout and clears the failure count.
-func UnlockAccount(ctx context.Context, st Store, username string) error {
+// UnlockAccount lifts a user's lockout and clears the failure count (an
+// administrator's action, audited at now).
+func UnlockAccount(ctx context.Context, st Store, now time.Time, username string) error {
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return ErrNoUser
+	}
 	return st.Update(ctx, func(tx Tx) error {
 		a, err := tx.Account(username)
 		if errors.Is(err, ErrNotFound) {
@@ -56,14 +72,30 @@ func UnlockAccount(ctx context.Context, st Store, username string) error {
 		if err != nil {
 			return err
 		}
+		was := a.Lockout
 		a.Lockout = verifier.Lockout{}
-		return tx.UpdateAccount(a)
+		if err := tx.UpdateAccount(a); err != nil {
+			return err
+		}
+		outcome := "unlocked"
+		if !was.Locked(now) {
+			outcome = "was not locked"
+		}
+		return tx.InsertAudit(AuditEvent{Time: now, Event: AuditAccountUnlocked, Username: username, Outcome: outcome,
+			Detail: map[string]string{"by": "admin", "failures": strconv.Itoa(was.Failures), "hard": strconv.FormatBool(was.Hard)}})
 	})
 }
 
 // ListDevices returns the devices of username, or of every user when
 // username is empty.
 func ListDevices(ctx context.Context, st Store, username string) ([]Device, error) {
+	if username != "" {
+		c, ok := protocol.CanonicalUsername(username)
+		if !ok {
+			return nil, ErrNoUser
+		}
+		username = c
+	}
 	var ds []Device
 	err := st.View(ctx, func(tx Tx) error {
 		if username != "" {
@@ -100,6 +132,10 @@ func (s *Server) IssueTempPassword(ctx context.Context, username string) (string
 }
 
 func issueTempPassword(ctx context.Context, st Store, rnd io.Reader, now time.Time, username string, p Argon2Params) (string, string, error) {
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return "", "", ErrNoUser
+	}
 	key, err := ServiceKey(ctx, st, rnd)
 	if err != nil {
 		return "", "", err
@@ -148,7 +184,11 @@ func issueTempPassword(ctx context.Context, st Store, rnd io.Reader, now time.Ti
 			return err
 		}
 		a.Password, a.MustChange = hash, true
-		return tx.UpdateAccount(a)
+		if err := tx.UpdateAccount(a); err != nil {
+			return err
+		}
+		return tx.InsertAudit(AuditEvent{Time: now, Event: AuditTempIssued, Username: username, Device: d.ID, Outcome: "sealed to the device",
+			Detail: map[string]string{"by": "admin", "delivery": id}})
 	})
 	if err != nil {
 		return "", "", err

@@ -2,6 +2,9 @@ package portal
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -86,11 +90,28 @@ func newBrowser(t *testing.T, base string) *browser {
 			b.problem("exception: " + ev.ExceptionDetails.Text)
 		}
 	}()
-	tctx, cancel3 := context.WithTimeout(ctx, 120*time.Second)
-	t.Cleanup(cancel3)
-	b.ctx = tctx
+	b.ctx = ctx
 	t.Cleanup(b.checkProblems)
 	return b
+}
+
+// postDelay is how long the browser's server takes to answer a form: a
+// loaded machine's, so that a step that reads the page too early (before
+// the page a submit asked for has replaced the old one) fails here as it
+// would there (it hung until the test's deadline, or read a node that was
+// gone: "No node with given id").
+const postDelay = 300 * time.Millisecond
+
+// slowPosts serves h, answering every form post postDelay late.
+func slowPosts(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			time.Sleep(postDelay)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func (b *browser) problem(s string) {
@@ -107,9 +128,39 @@ func (b *browser) checkProblems() {
 	}
 }
 
+// stepTimeout bounds each step of a test (an action, a query, a page
+// load), not the whole test: on a loaded machine a test of many steps is
+// slow, not failed, and a step that hangs still ends.
+const stepTimeout = 45 * time.Second
+
+func (b *browser) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, stepTimeout)
+}
+
+// do runs actions that stay on the page.
 func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// submit runs actions that end in a navigation (a form's button, a link)
+// and waits until the next page has loaded: the queries after it read the
+// new page, never nodes of the one it replaces ("No node with given id").
+// A navigation that another one cut short (net::ERR_ABORTED: the page's
+// script moved on by itself meanwhile, as it does when a login is
+// answered or expires) is not a failure: the next query waits for the
+// page that won.
+func (b *browser) submit(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	_, err := chromedp.RunResponse(ctx, actions...)
+	var le *chromedp.LoadError
+	if err != nil && !(errors.As(err, &le) && le.ErrorText == "net::ERR_ABORTED") {
 		b.t.Fatal(err)
 	}
 }
@@ -125,33 +176,59 @@ func (b *browser) location() string {
 	return strings.TrimPrefix(query(b, chromedp.Location()), b.base)
 }
 
-// query runs a read-only action, again if the page navigated under it: a
-// click that submits a form can leave a query bound to the old page's
-// script context, which Chromium answers "Cannot find context with
-// specified id".
+// query runs a read-only action, again if the page navigated under it (a
+// page's script may move it on by itself): a query can stay bound to the
+// replaced page, which Chromium answers "Cannot find context with
+// specified id" or "No node with given id", or never answers at all. So
+// each try has a short deadline of its own, and the step a long one.
 func query[T any](b *browser, a chromedp.Action[T]) T {
 	b.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(stepTimeout)
 	for {
-		v, err := chromedp.Run(b.ctx, a)
+		ctx, cancel := context.WithTimeout(b.ctx, queryTry)
+		v, err := chromedp.Run(ctx, a)
+		cancel()
 		if err == nil {
 			return v
 		}
-		if !strings.Contains(err.Error(), "Cannot find context with specified id") || time.Now().After(deadline) {
+		stale := errors.Is(err, context.DeadlineExceeded) ||
+			strings.Contains(err.Error(), "Cannot find context with specified id") ||
+			strings.Contains(err.Error(), "No node with given id") ||
+			strings.Contains(err.Error(), "Could not find node with given id")
+		if !stale || time.Now().After(deadline) {
 			b.t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// queryTry bounds one try of a query.
+const queryTry = 5 * time.Second
+
+// wait waits for a condition of the page (an element visible or hidden),
+// as a query: again if the page changed under it.
+func (b *browser) wait(a chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	query(b, a)
+}
+
+// scripts turns the pages' JavaScript on or off.
+func (b *browser) scripts(on bool) {
+	b.t.Helper()
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+		return err
+	}))
+}
+
 func (b *browser) open(path string) {
 	b.t.Helper()
-	b.do(chromedp.Navigate(b.base + path))
+	b.do(chromedp.Navigate(b.base + path)) // waits for the page to load
 }
 
 func (b *browser) credentials(user, password, button string) {
 	b.t.Helper()
-	b.do(
+	b.submit(
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password),
@@ -172,7 +249,7 @@ func (b *browser) answer(d *device, spoil bool) {
 	if spoil {
 		r = wrong(r)
 	}
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("response"), r[:4]+" "+r[4:]),
 		chromedp.Click(chromedp.ID("submit-response")),
 	)
@@ -221,7 +298,7 @@ func TestBrowserRealService(t *testing.T) {
 	h.srv.MountWeb(web.Options{}, "")
 	h.addUser("alice", "correct horse")
 	d := h.enroll("alice", "correct horse") // by the API, with the SMS code
-	b := newBrowser(t, h.ts.URL)
+	b := newBrowser(t, slowPosts(t, h.srv.Handler()).URL)
 
 	// Challenge/response.
 	b.open("/login")
@@ -230,7 +307,7 @@ func TestBrowserRealService(t *testing.T) {
 	if got := b.text("account-user"); got != "alice" {
 		t.Fatalf("logged in as %q", got)
 	}
-	b.do(chromedp.Click(chromedp.CSS(".who button"))) // log out
+	b.submit(chromedp.Click(chromedp.CSS(".who button"))) // log out
 	if got := b.text("flash"); got != "You have logged out." {
 		t.Fatalf("flash %q", got)
 	}
@@ -243,7 +320,7 @@ func TestBrowserRealService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.do(chromedp.WaitNotVisible(chromedp.ID("continue"))) // the script runs
+	b.wait(chromedp.WaitNotVisible(chromedp.ID("continue"))) // the script runs
 	ev, err := h.approve(d, shown)
 	if err != nil {
 		t.Fatalf("approve: %v", err)
@@ -257,7 +334,7 @@ func TestBrowserRealService(t *testing.T) {
 	if got := b.location(); got != "/account" {
 		t.Fatalf("at %q", got)
 	}
-	b.do(chromedp.Click(chromedp.CSS(".who button")))
+	b.submit(chromedp.Click(chromedp.CSS(".who button")))
 	b.text("flash")
 
 	// A wrong response ends the challenge and says so.
@@ -267,30 +344,34 @@ func TestBrowserRealService(t *testing.T) {
 	if got := b.text("flash"); !strings.Contains(got, "That response was wrong") {
 		t.Fatalf("flash %q", got)
 	}
-	// An expired challenge says so.
+	// A response to an expired challenge says so. Scripts are off for it:
+	// the page's script would move on by itself once the login expires
+	// (the seamless tests of portal/web cover that), racing the response.
+	b.scripts(false)
 	b.credentials("alice", "correct horse", "login")
 	c := strings.ReplaceAll(b.text("challenge"), " ", "")
 	h.clock.Add(3*time.Minute + time.Second)
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("response"), d.respond(t, c)),
 		chromedp.Click(chromedp.ID("submit-response")),
 	)
 	if got := b.text("flash"); !strings.Contains(got, "expired") {
 		t.Fatalf("flash %q", got)
 	}
+	b.scripts(true)
 
 	// Add a device: log in, step up, and the page shows the link and the
 	// Session ID of a real enrollment by link.
 	b.open("/login")
 	b.credentials("alice", "correct horse", "login")
 	b.answer(d, false)
-	b.do(chromedp.Click(chromedp.ID("add-device")))
+	b.submit(chromedp.Click(chromedp.ID("add-device")))
 	b.credentials("alice", "correct horse", "stepup")
 	b.answer(d, false)
-	b.do(chromedp.WaitVisible(chromedp.ID("qr")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("qr")))
 	link := b.text("link")
 	svc, sid, err := protocol.ParseEnrollLink(link)
-	if err != nil || svc != h.ts.URL {
+	if err != nil || svc != b.base {
 		t.Fatalf("link %q: %q %v", link, svc, err)
 	}
 	if got := b.text("session-id"); got != protocol.FormatSessionID(sid) {
@@ -300,7 +381,7 @@ func TestBrowserRealService(t *testing.T) {
 	if err != nil {
 		t.Fatalf("enroll with the page's Session ID: %v", err)
 	}
-	b.do(chromedp.Click(chromedp.CSS(".who button")))
+	b.submit(chromedp.Click(chromedp.CSS(".who button")))
 	b.text("flash")
 
 	// The new device logs in; the old one is retired.
@@ -325,12 +406,12 @@ func TestBrowserTempPassword(t *testing.T) {
 	h.addUser("alice", "correct horse")
 	d := h.enroll("alice", "correct horse")
 	temp := h.tempPassword("alice", d)
-	b := newBrowser(t, h.ts.URL)
+	b := newBrowser(t, slowPosts(t, h.srv.Handler()).URL)
 
 	b.open("/login")
 	b.credentials("alice", temp, "login")
 	b.answer(d, false)
-	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("new")))
 	if got := b.location(); got != "/login/new-password" {
 		t.Fatalf("at %q", got)
 	}
@@ -341,14 +422,14 @@ func TestBrowserTempPassword(t *testing.T) {
 	// Nothing else until it is changed.
 	for _, path := range []string{"/account", "/stepup?for=device", "/"} {
 		b.open(path)
-		b.do(chromedp.WaitVisible(chromedp.ID("new")))
+		b.wait(chromedp.WaitVisible(chromedp.ID("new")))
 		if got := b.location(); got != "/login/new-password" {
 			t.Fatalf("%s went to %q", path, got)
 		}
 	}
 
 	// The two must match.
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
 		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new passw0rd"),
 		chromedp.Click(chromedp.ID("save-password")),
@@ -356,7 +437,7 @@ func TestBrowserTempPassword(t *testing.T) {
 	if got := b.text("error"); got != "The two passwords are not the same." {
 		t.Fatalf("error %q", got)
 	}
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
 		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new password"),
 		chromedp.Click(chromedp.ID("save-password")),
@@ -370,7 +451,7 @@ func TestBrowserTempPassword(t *testing.T) {
 	if got := b.location(); got != "/account" {
 		t.Fatalf("at %q", got)
 	}
-	b.do(chromedp.Click(chromedp.CSS(".who button"))) // log out
+	b.submit(chromedp.Click(chromedp.CSS(".who button"))) // log out
 	b.text("flash")
 
 	// The temporary password is spent; the new one logs in.

@@ -143,6 +143,7 @@ func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) error {
 			result = errGone
 			return nil
 		}
+		ip := clientIP(r)
 		if req.Deny != "" {
 			l.Status, l.Reason, status = StatusDenied, req.Deny, StatusDenied
 			if req.Deny == protocol.DenyFraud {
@@ -150,27 +151,41 @@ func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) error {
 					return err
 				}
 			}
-			return tx.UpdateLogin(l)
+			if err := tx.UpdateLogin(l); err != nil {
+				return err
+			}
+			detail := loginDetail(l, "push")
+			detail["login_ip"] = l.IP // the browser's address the person refused
+			return s.audit(tx, AuditEvent{Event: loginEvent(l, "denied"), Username: l.Username, Device: d.ID, IP: ip, Outcome: req.Deny, Detail: detail})
 		}
 		verr := verifier.VerifyApproval(d.Secret, l.Payload, l.PushChallenge, l.Number, req.Number, req.Response)
 		switch {
 		case verr == nil:
 			l.Status, status = StatusApproved, StatusApproved
-			acct.Lockout.Succeed()
+			succeed(&acct)
+			if err := tx.UpdateAccount(acct); err != nil {
+				return err
+			}
+			if err := s.audit(tx, AuditEvent{Event: loginEvent(l, "approved"), Username: acct.Username, Device: d.ID, IP: ip, Outcome: "approved", Detail: loginDetail(l, "push")}); err != nil {
+				return err
+			}
 		case errors.Is(verr, verifier.ErrWrongNumber):
 			// The device holder chose another number than the browser
 			// shows: not this person's login. Spent, not counted.
 			l.Status, l.Reason = StatusFailed, "wrong_number"
 			result = errf(http.StatusForbidden, protocol.CodeWrongNumber, "that is not the number the login shows; the login is refused")
+			if err := s.audit(tx, AuditEvent{Event: loginEvent(l, "failed"), Username: acct.Username, Device: d.ID, IP: ip, Outcome: "wrong number", Detail: loginDetail(l, "push")}); err != nil {
+				return err
+			}
 		default:
 			l.Status = StatusFailed
-			left := acct.Lockout.Fail(s.cfg.Limits, now)
+			left, err := s.countFailure(tx, &acct, now, AuditEvent{Event: loginEvent(l, "failed"), Device: d.ID, IP: ip, Outcome: "wrong response", Detail: loginDetail(l, "push")})
+			if err != nil {
+				return err
+			}
 			result = &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidResponse, msg: "wrong response (wrong PIN?)", attemptsLeft: intp(left)}
 		}
-		if err := tx.UpdateLogin(l); err != nil {
-			return err
-		}
-		return tx.UpdateAccount(acct)
+		return tx.UpdateLogin(l)
 	})
 	if err != nil {
 		return internal(err)
@@ -252,6 +267,11 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 			if err := tx.MarkDelivered(x.ID, now); err != nil {
 				return err
 			}
+			if x.Kind == verifier.TempPasswordKind {
+				if err := s.audit(tx, AuditEvent{Event: AuditTempDelivered, Username: d.Username, Device: d.ID, IP: clientIP(r), Outcome: "released", Detail: map[string]string{"delivery": x.ID}}); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -307,7 +327,7 @@ func (s *Server) prove(r *http.Request, kind string, then func(tx Tx, d Device, 
 			result = errGone
 			return nil
 		}
-		result, err = s.check(tx, &acct, &l, d, l.Challenge, req.Response, now)
+		result, err = s.check(tx, &acct, &l, d, l.Challenge, req.Response, clientIP(r), now)
 		if err != nil || result != nil || then == nil {
 			return err
 		}

@@ -13,13 +13,23 @@ import (
 	"ibkey/authcore/verifier"
 )
 
-var (
-	usernameRE = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,64}$`)
-	phoneRE    = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-)
+var phoneRE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
-// ValidUsername reports whether u is an acceptable username.
-func ValidUsername(u string) bool { return usernameRE.MatchString(u) }
+// ValidUsername reports whether u is an acceptable username, in any case
+// (see protocol.CanonicalUsername).
+func ValidUsername(u string) bool {
+	_, ok := protocol.CanonicalUsername(u)
+	return ok
+}
+
+// canonUser is the canonical form of username, or ErrBadUsername.
+func canonUser(username string) (string, error) {
+	c, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return "", ErrBadUsername
+	}
+	return c, nil
+}
 
 // ValidPhone reports whether p is an E.164 phone number (+CC...).
 func ValidPhone(p string) bool { return phoneRE.MatchString(p) }
@@ -30,15 +40,20 @@ var errLocked = errf(http.StatusLocked, protocol.CodeLocked, "too many failed at
 
 // checkCredentials checks username and password the same way whether or
 // not the user exists: an unknown user costs one hash with the dummy hash
-// and gets the same answer as a wrong password.
-func (s *Server) checkCredentials(ctx context.Context, ip, username, password string) (Account, error) {
-	if !s.ipLimit.allow(ip, s.now()) {
-		return Account{}, errRate
+// and gets the same answer as a wrong password. A wrong password counts
+// toward the account's lock. A locked account is refused before its
+// password is checked, so that guesses during a lock are neither answered
+// nor counted. where says what the password is for, in the audit log:
+// login, a step-up's task, enroll, resend.
+func (s *Server) checkCredentials(ctx context.Context, ip, username, password, where string) (Account, error) {
+	if err := s.allowIP(ctx, ip); err != nil {
+		return Account{}, err
 	}
-	if len(password) > maxPassword || len(username) > 256 {
-		return Account{}, errCredentials
+	username, ok := protocol.CanonicalUsername(username)
+	if len(password) > maxPassword || !ok {
+		return Account{}, errCredentials // no such user can exist
 	}
-	if err := s.limitUser(username); err != nil {
+	if err := s.allowUser(ctx, username, ip); err != nil {
 		return Account{}, err
 	}
 	var acct Account
@@ -51,6 +66,9 @@ func (s *Server) checkCredentials(ctx context.Context, ip, username, password st
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Account{}, internal(err)
 	}
+	if found && acct.Lockout.Locked(s.now()) {
+		return Account{}, errLocked
+	}
 	hash := s.dummyHash
 	if found {
 		hash = acct.Password
@@ -59,10 +77,30 @@ func (s *Server) checkCredentials(ctx context.Context, ip, username, password st
 	if herr != nil {
 		return Account{}, internal(herr)
 	}
-	if !found || !ok {
+	if ok && found {
+		return acct, nil
+	}
+	failed := AuditEvent{Event: AuditPasswordFailed, IP: ip, Detail: map[string]string{"where": where}}
+	if !found {
+		// The name typed is not kept: it may be a password typed in the
+		// wrong field.
+		failed.Outcome = "unknown user"
+		s.auditAlone(ctx, failed)
 		return Account{}, errCredentials
 	}
-	return acct, nil
+	now := s.now()
+	err = s.store.Update(ctx, func(tx Tx) error {
+		a, err := tx.Account(username)
+		if err != nil {
+			return err
+		}
+		_, err = s.countFailure(tx, &a, now, failed)
+		return err
+	})
+	if err != nil {
+		return Account{}, internal(err)
+	}
+	return Account{}, errCredentials
 }
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
@@ -73,20 +111,38 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	if req.Channel != "" && req.Channel != protocol.ChannelSMS && req.Channel != protocol.ChannelVoice {
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "channel must be sms or voice")
 	}
-	acct, err := s.checkCredentials(r.Context(), clientIP(r), req.Username, req.Password)
+	ip := clientIP(r)
+	acct, err := s.checkCredentials(r.Context(), ip, req.Username, req.Password, "enroll")
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	if acct.Lockout.Locked(now) {
-		return errLocked
+	if s.cfg.Gateway == nil {
+		return errNoGateway
 	}
+	now := s.now()
 	e, code, err := verifier.NewEnrollment(s.cfg.Limits, s.rand, now, acct.Username, req.Channel)
 	if err != nil {
 		return internal(err)
 	}
-	if err := s.store.Update(r.Context(), func(tx Tx) error { return tx.InsertEnrollment(e, now) }); err != nil {
+	var result error
+	err = s.store.Update(r.Context(), func(tx Tx) error {
+		var err error
+		if result, err = s.checkSend(tx, acct, e.Channel, ip, now); err != nil || result != nil {
+			return err
+		}
+		if err := tx.InsertEnrollment(e, now); err != nil {
+			return err
+		}
+		if err := s.audit(tx, AuditEvent{Event: AuditEnrollStarted, Username: acct.Username, IP: ip, Outcome: "started", Detail: map[string]string{"enrollment": e.ID, "channel": e.Channel}}); err != nil {
+			return err
+		}
+		return s.recordSend(tx, acct, e.Channel, ip, e.ID, now)
+	})
+	if err != nil {
 		return internal(err)
+	}
+	if result != nil {
+		return result
 	}
 	if err := s.send(r.Context(), acct, e.Channel, code); err != nil {
 		return err
@@ -95,9 +151,13 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+var errNoGateway = errf(http.StatusServiceUnavailable, "no_gateway", "activation codes cannot be sent now")
+
+// send hands a code to the gateway; the caller has counted and recorded
+// it (checkSend).
 func (s *Server) send(ctx context.Context, acct Account, channel, code string) error {
 	if s.cfg.Gateway == nil {
-		return errf(http.StatusServiceUnavailable, "no_gateway", "activation codes cannot be sent now")
+		return errNoGateway
 	}
 	m := Message{Time: s.now().UTC(), Channel: channel, To: acct.Phone, Username: acct.Username, Code: code, Text: messageText(channel, code)}
 	if err := s.cfg.Gateway.Send(ctx, m); err != nil {
@@ -124,7 +184,7 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	out, err := s.resend(r.Context(), r.PathValue("id"), req.Channel)
+	out, err := s.resend(r.Context(), r.PathValue("id"), req.Channel, clientIP(r))
 	if err != nil {
 		return err
 	}
@@ -132,8 +192,12 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// resend sends a new code for enrollment id by channel ("" is the other one).
-func (s *Server) resend(ctx context.Context, id, channel string) (protocol.Enrollment, error) {
+// resend sends a new code for enrollment id by channel ("" is the other
+// one), asked from the client at ip.
+func (s *Server) resend(ctx context.Context, id, channel, ip string) (protocol.Enrollment, error) {
+	if s.cfg.Gateway == nil {
+		return protocol.Enrollment{}, errNoGateway
+	}
 	now := s.now()
 	var e verifier.Enrollment
 	var acct Account
@@ -152,14 +216,21 @@ func (s *Server) resend(ctx context.Context, id, channel string) (protocol.Enrol
 		if acct, err = tx.Account(e.Username); err != nil {
 			return err
 		}
+		if acct.Lockout.Locked(now) {
+			result = errLocked
+			return nil
+		}
 		code, err = e.Resend(s.cfg.Limits, s.rand, now, channel)
+		limit := func(name string) error {
+			return s.audit(tx, AuditEvent{Event: AuditRateLimited, Username: acct.Username, IP: ip, Outcome: "refused", Detail: map[string]string{"limit": name, "enrollment": e.ID}})
+		}
 		switch {
 		case errors.Is(err, verifier.ErrResendTooSoon):
 			result = errResendTooSoon
-			return nil
+			return limit("resend_interval")
 		case errors.Is(err, verifier.ErrTooManySends):
 			result = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many codes sent; start again later")
-			return nil
+			return limit("enrollment_sends")
 		case errors.Is(err, verifier.ErrSpent):
 			result = errGone
 			return nil
@@ -172,7 +243,13 @@ func (s *Server) resend(ctx context.Context, id, channel string) (protocol.Enrol
 		case err != nil:
 			return err
 		}
-		return tx.UpdateEnrollment(e)
+		if result, err = s.checkSend(tx, acct, e.Channel, ip, now); err != nil || result != nil {
+			return err
+		}
+		if err := tx.UpdateEnrollment(e); err != nil {
+			return err
+		}
+		return s.recordSend(tx, acct, e.Channel, ip, e.ID, now)
 	})
 	if err != nil {
 		return protocol.Enrollment{}, internal(err)
@@ -244,13 +321,28 @@ func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) error {
 			result = errf(http.StatusBadRequest, protocol.CodeBadRequest, "this enrollment takes the activation code, not a session")
 			return nil
 		}
+		badCode := func() (int, error) {
+			// A wrong code counts toward the account's lock too, across
+			// enrollments: the enrollment's own tries are not enough.
+			if err := tx.UpdateEnrollment(e); err != nil {
+				return 0, err
+			}
+			return s.countFailure(tx, &acct, now, AuditEvent{Event: AuditCodeFailed, IP: clientIP(r), Detail: map[string]string{"enrollment": e.ID, "channel": e.Channel}})
+		}
+		wasFailed := e.State == verifier.EnrollFailed
 		switch err := e.Check(s.cfg.Limits, code, now); {
 		case errors.Is(err, verifier.ErrBadCode):
-			result = &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidCode, msg: "wrong activation code", attemptsLeft: intp(e.TriesLeft(s.cfg.Limits))}
-			return tx.UpdateEnrollment(e)
+			left, err := badCode()
+			result = &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidCode, msg: "wrong activation code", attemptsLeft: intp(min(left, e.TriesLeft(s.cfg.Limits)))}
+			return err
+		case errors.Is(err, verifier.ErrTooManyTries) && !wasFailed:
+			// This wrong code was the last the enrollment takes.
+			result = errf(http.StatusGone, protocol.CodeGone, "too many wrong codes; start again")
+			_, err := badCode()
+			return err
 		case errors.Is(err, verifier.ErrTooManyTries):
 			result = errf(http.StatusGone, protocol.CodeGone, "too many wrong codes; start again")
-			return tx.UpdateEnrollment(e)
+			return nil
 		case errors.Is(err, verifier.ErrExpired), errors.Is(err, verifier.ErrSpent):
 			result = errGone
 			return nil
@@ -282,6 +374,10 @@ func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) error {
 			DeviceID: deviceID, Username: acct.Username, Account: acct.Account, Suite: suiteName,
 			ApproveSuite: protocol.SuiteApprove, ServiceKey: s.PublicKey(), ServerKey: serverPub,
 			ConfirmChallenge: confirm, ExpiresAt: d.Expires.UTC(),
+		}
+		if err := s.audit(tx, AuditEvent{Event: AuditDeviceEnrolled, Username: acct.Username, Device: deviceID, IP: clientIP(r), Outcome: "pending",
+			Detail: map[string]string{"enrollment": e.ID, "channel": e.Channel, "suite": suiteName}}); err != nil {
+			return err
 		}
 		return tx.UpdateEnrollment(e)
 	})
@@ -343,7 +439,10 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) error {
 			// The keys differ: this activation cannot be used.
 			d.State, d.Retired = DeviceRetired, now
 			result = errf(http.StatusForbidden, protocol.CodeInvalidResponse, "the device's secret does not match; enroll again")
-			return tx.UpdateDevice(d)
+			if err := tx.UpdateDevice(d); err != nil {
+				return err
+			}
+			return s.audit(tx, AuditEvent{Event: AuditDeviceRetired, Username: d.Username, Device: d.ID, IP: clientIP(r), Outcome: "wrong confirmation"})
 		}
 		others, err := tx.Devices(d.Username)
 		if err != nil {
@@ -351,15 +450,23 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, o := range others {
 			if o.ID != d.ID && o.State != DeviceRetired {
+				was := o.State
 				o.State, o.Retired = DeviceRetired, now
 				if err := tx.UpdateDevice(o); err != nil {
 					return err
 				}
 				retired = append(retired, o.ID)
+				if err := s.audit(tx, AuditEvent{Event: AuditDeviceRetired, Username: o.Username, Device: o.ID, IP: clientIP(r), Outcome: "replaced",
+					Detail: map[string]string{"by": d.ID, "was": was}}); err != nil {
+					return err
+				}
 			}
 		}
 		d.State, d.Activated = DeviceActive, now
-		return tx.UpdateDevice(d)
+		if err := tx.UpdateDevice(d); err != nil {
+			return err
+		}
+		return s.audit(tx, AuditEvent{Event: AuditDeviceConfirmed, Username: d.Username, Device: d.ID, IP: clientIP(r), Outcome: "active"})
 	})
 	if err != nil {
 		return internal(err)

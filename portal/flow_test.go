@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -73,7 +74,12 @@ func TestBadCredentialsLookTheSame(t *testing.T) {
 }
 
 func TestActivationCodeRules(t *testing.T) {
-	h := newHarness(t)
+	// The enrollment's own rules, with the account's lock and the caps on
+	// sends out of the way (caps_test.go tests those).
+	h := newHarness(t, func(c *Config) {
+		c.Limits.LockoutThreshold = 50
+		c.Limits.SendsPerUserHour, c.Limits.SendsPerUserDay, c.Limits.SendsPerPhoneHour, c.Limits.SendsPerPhoneDay = 100, 100, 100, 100
+	})
 	h.addUser("bob", "password1")
 	ctx := context.Background()
 	enr, err := h.client.Enroll(ctx, protocol.EnrollRequest{Username: "bob", Password: "password1", Channel: "sms"})
@@ -87,11 +93,10 @@ func TestActivationCodeRules(t *testing.T) {
 	if enr.To == m.To || !strings.HasSuffix(enr.To, "1234") {
 		t.Fatalf("phone not masked: %s", enr.To)
 	}
-	// Resend too soon, then by the other channel.
-	if _, err := h.client.Resend(ctx, enr.ID, ""); apiCode(err) != protocol.CodeRateLimited {
+	// A second SMS too soon; the other channel at once (its first code).
+	if _, err := h.client.Resend(ctx, enr.ID, "sms"); apiCode(err) != protocol.CodeRateLimited {
 		t.Fatalf("resend too soon: %v", err)
 	}
-	h.clock.Add(31 * time.Second)
 	enr, err = h.client.Resend(ctx, enr.ID, "")
 	if err != nil || enr.Channel != "voice" || h.gw.last(t).Channel != "voice" {
 		t.Fatalf("resend: %+v %v", enr, err)
@@ -239,27 +244,11 @@ func TestLockout(t *testing.T) {
 		t.Fatalf("answer while locked: %d", code)
 	}
 	// Lifted by the admin.
-	if err := UnlockAccount(context.Background(), h.store, "erin"); err != nil {
+	if err := UnlockAccount(context.Background(), h.store, h.clock.Now(), "erin"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := h.answer(l2.ID, d.respond(t, l2.Challenge)); code != 200 {
 		t.Fatalf("after unlock: %d", code)
-	}
-}
-
-func TestHardLockout(t *testing.T) {
-	var l verifier.Lockout
-	cfg := verifier.Config{LockoutThreshold: 100, LockoutDuration: time.Second}
-	now := time.Unix(0, 0)
-	for i := 0; i < 99; i++ {
-		l.Fail(cfg, now)
-	}
-	if l.Locked(now) {
-		t.Fatal("locked before 100")
-	}
-	l.Fail(cfg, now)
-	if !l.Locked(now.AddDate(1000, 0, 0)) {
-		t.Fatal("100 consecutive failures must lock until an admin unlocks")
 	}
 }
 
@@ -514,6 +503,34 @@ func TestHardening(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad JSON: %d", resp.StatusCode)
+	}
+	// Unknown fields are refused, on every endpoint that takes a body,
+	// before anything else is looked at.
+	h.addUser("una", "password1")
+	for _, c := range []struct{ path, body string }{
+		{"/api/v1/logins", `{"username":"una","password":"password1","admin":true}`},
+		{"/api/v1/enrollments", `{"username":"una","password":"password1","phone":"+15550009999"}`},
+		{"/api/v1/enrollments/session", `{"session":"K7QF2MZPXW3D9HJT","user":"una"}`},
+		{"/api/v1/enrollments/x/resend", `{"channel":"sms","to":"+15550009999"}`},
+		{"/api/v1/enrollments/x/activate", `{"code":"12345678","pin":"1"}`},
+		{"/api/v1/logins/x/response", `{"response":"12345678","extra":1}`},
+		{"/api/v1/logins/x/password", `{"password":"a new password","old":"x"}`},
+		{"/api/v1/devices/x/confirm", `{"response":"12345678","state":"active"}`},
+		{"/api/v1/devices/x/approvals", `{"request_id":"x","deny":"fraud","note":"hi"}`},
+		{"/api/v1/devices/x/pin-proof", `{"challenge_id":"x","response":"1","x":0}`},
+		{"/api/v1/devices/x/inbox", `{"challenge_id":"x","response":"1","x":0}`},
+	} {
+		req, _ := http.NewRequest("POST", h.ts.URL+c.path, strings.NewReader(c.body))
+		resp, err := h.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eb protocol.ErrorBody
+		json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || eb.Error != protocol.CodeBadRequest || !strings.Contains(eb.Message, "unknown field") {
+			t.Errorf("%s %s: %d %+v, want 400 bad_request", c.path, c.body, resp.StatusCode, eb)
+		}
 	}
 	hs := h.srv.HTTPServer(":0")
 	if hs.ReadHeaderTimeout == 0 || hs.ReadTimeout == 0 || hs.WriteTimeout == 0 || hs.IdleTimeout == 0 {

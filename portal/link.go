@@ -57,7 +57,16 @@ func (s *Server) StartDeviceEnrollment(ctx context.Context, username string) (Li
 // and tests.
 func StartLinkEnrollment(ctx context.Context, st Store, rnd io.Reader, now time.Time, limits verifier.Config, username string) (LinkEnrollment, error) {
 	limits = limits.WithDefaults()
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return LinkEnrollment{}, fmt.Errorf("start device enrollment: %w", ErrNoUser)
+	}
 	var out LinkEnrollment
+	tooMany := false
+	audit := func(tx Tx, e AuditEvent) error {
+		e.Time = now
+		return tx.InsertAudit(e)
+	}
 	err := st.Update(ctx, func(tx Tx) error {
 		acct, err := tx.Account(username)
 		if errors.Is(err, ErrNotFound) {
@@ -80,7 +89,8 @@ func StartLinkEnrollment(ctx context.Context, st Store, rnd io.Reader, now time.
 			}
 		}
 		if links >= MaxLinksPerWindow {
-			return ErrTooManyLinks
+			tooMany = true
+			return audit(tx, AuditEvent{Event: AuditRateLimited, Username: acct.Username, Outcome: "refused", Detail: map[string]string{"limit": "links"}})
 		}
 		// The newest link is the only live one.
 		for _, e := range recent {
@@ -103,10 +113,16 @@ func StartLinkEnrollment(ctx context.Context, st Store, rnd io.Reader, now time.
 				return err
 			}
 			out = LinkEnrollment{ID: e.ID, Username: acct.Username, SessionID: session, ExpiresAt: e.ExpiresAt.UTC()}
-			return tx.InsertEnrollment(e, now)
+			if err := tx.InsertEnrollment(e, now); err != nil {
+				return err
+			}
+			return audit(tx, AuditEvent{Event: AuditEnrollStarted, Username: acct.Username, Outcome: "link shown", Detail: map[string]string{"enrollment": e.ID, "channel": protocol.ChannelLink}})
 		}
 		return errors.New("portal: no free Session ID locator")
 	})
+	if err == nil && tooMany {
+		err = ErrTooManyLinks
+	}
 	if err != nil {
 		return LinkEnrollment{}, fmt.Errorf("start device enrollment: %w", err)
 	}
@@ -121,7 +137,10 @@ func (s *Server) handleEnrollSession(w http.ResponseWriter, r *http.Request) err
 	if err := s.limitIP(r); err != nil {
 		return err
 	}
-	if !s.sessionLimit.allow(clientIP(r), s.now()) {
+	if ok, report := s.sessionLimit.Take(clientIP(r), s.now()); !ok {
+		if report {
+			s.limited(r.Context(), "session", "", clientIP(r))
+		}
 		return errRate
 	}
 	var req protocol.SessionRequest
@@ -144,10 +163,24 @@ func (s *Server) handleEnrollSession(w http.ResponseWriter, r *http.Request) err
 		if err != nil {
 			return err
 		}
+		wasFailed := e.State == verifier.EnrollFailed
 		switch err := e.CheckSession(s.cfg.Limits, session, now); {
-		case errors.Is(err, verifier.ErrBadCode), errors.Is(err, verifier.ErrTooManyTries):
+		case errors.Is(err, verifier.ErrBadCode), errors.Is(err, verifier.ErrTooManyTries) && !wasFailed:
+			// A wrong Session ID with a live locator counts toward its
+			// enrollment's tries and its account's lock.
 			result = errBadSession
-			return tx.UpdateEnrollment(e)
+			if err := tx.UpdateEnrollment(e); err != nil {
+				return err
+			}
+			acct, err := tx.Account(e.Username)
+			if err != nil {
+				return err
+			}
+			_, err = s.countFailure(tx, &acct, now, AuditEvent{Event: AuditCodeFailed, IP: clientIP(r), Detail: map[string]string{"enrollment": e.ID, "channel": protocol.ChannelLink}})
+			return err
+		case errors.Is(err, verifier.ErrTooManyTries):
+			result = errBadSession
+			return nil
 		case errors.Is(err, verifier.ErrExpired), errors.Is(err, verifier.ErrSpent), errors.Is(err, verifier.ErrBadChannel):
 			result = errBadSession
 			return nil

@@ -124,6 +124,11 @@ func TestEnrollByLinkRules(t *testing.T) {
 	if _, err := h.client.EnrollSession(ctx, le2.SessionID); apiCode(err) != protocol.CodeInvalidCode {
 		t.Fatalf("after 10 wrong tries: %v", err)
 	}
+	// They counted toward bob's lock too (5 lock him for a while).
+	if a := h.lockout("bob"); a.Lockout.Failures != 10 || !a.Lockout.Locked(h.clock.Now()) {
+		t.Fatalf("wrong Session IDs did not count toward the lock: %+v", a.Lockout)
+	}
+	UnlockAccount(ctx, h.store, h.clock.Now(), "bob")
 	// Malformed.
 	if code, eb := h.do("POST", "/api/v1/enrollments/session", protocol.SessionRequest{Session: "nope"}, nil); code != http.StatusBadRequest {
 		t.Fatalf("malformed: %d %+v", code, eb)

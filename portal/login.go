@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"ibkey/authcore/ocra"
@@ -22,7 +23,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Browser == "" {
 		req.Browser = r.UserAgent() // startLogin cuts it to 256 bytes
 	}
-	out, err := s.startLogin(r.Context(), clientIP(r), req)
+	out, _, err := s.startLogin(r.Context(), clientIP(r), req, "")
 	if err != nil {
 		return err
 	}
@@ -32,25 +33,34 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 
 // startLogin checks the credentials and starts a login from the client at
 // ip: a challenge and, when the device takes them, a seamless request.
-func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRequest) (protocol.Login, error) {
-	if len(req.App) > 128 {
-		return protocol.Login{}, errf(http.StatusBadRequest, protocol.CodeBadRequest, "app or browser too long")
+// purpose is what a portal login is for ("" or "login": a login; else a
+// step-up's task). It returns the account's canonical username too.
+func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRequest, purpose string) (protocol.Login, string, error) {
+	if purpose == "login" {
+		purpose = ""
 	}
-	acct, err := s.checkCredentials(ctx, ip, req.Username, req.Password)
+	if len(req.App) > 128 {
+		return protocol.Login{}, "", errf(http.StatusBadRequest, protocol.CodeBadRequest, "app or browser too long")
+	}
+	where := purpose
+	if where == "" {
+		where = "login"
+	}
+	acct, err := s.checkCredentials(ctx, ip, req.Username, req.Password, where)
 	if err != nil {
-		return protocol.Login{}, err
+		return protocol.Login{}, "", err
 	}
 	challenge, err := verifier.NewChallenge(s.rand)
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	id, err := verifier.NewID(s.rand)
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	push, err := verifier.NewPushRequest(s.rand)
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	app := req.App
 	if app == "" {
@@ -85,7 +95,7 @@ func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRe
 		l := Login{
 			ID: id, Username: acct.Username, DeviceID: d.ID, Kind: KindLogin, Challenge: challenge,
 			Status: StatusPending, Created: now, Expires: now.Add(s.cfg.Limits.ChallengeTTL),
-			App: app, IP: ip, Browser: browser,
+			App: app, IP: ip, Browser: browser, Purpose: purpose,
 		}
 		pending, err := tx.PendingPush(acct.Username, now)
 		if err != nil {
@@ -109,21 +119,28 @@ func (s *Server) startLogin(ctx context.Context, ip string, req protocol.LoginRe
 		if err := tx.InsertLogin(l); err != nil {
 			return err
 		}
+		detail := map[string]string{"login": id, "app": app, "push": strconv.FormatBool(out.Push)}
+		if purpose != "" {
+			detail["purpose"] = purpose
+		}
+		if err := s.audit(tx, AuditEvent{Event: loginEvent(l, "started"), Username: acct.Username, Device: d.ID, IP: ip, Outcome: "challenge issued", Detail: detail}); err != nil {
+			return err
+		}
 		if out.Push {
 			_, err = tx.InsertEvent(Event{DeviceID: d.ID, Kind: protocol.EventLogin, RefID: id, Payload: ev.Payload, Signature: ev.Signature, Expires: now.Add(s.cfg.Limits.RequestTTL)})
 		}
 		return err
 	})
 	if err != nil {
-		return protocol.Login{}, internal(err)
+		return protocol.Login{}, "", internal(err)
 	}
 	if result != nil {
-		return protocol.Login{}, result
+		return protocol.Login{}, "", result
 	}
 	if out.Push {
 		s.notify(deviceID)
 	}
-	return out, nil
+	return out, acct.Username, nil
 }
 
 var errNoLogin = errf(http.StatusNotFound, protocol.CodeNotFound, "no such login")
@@ -139,7 +156,7 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	if err := s.respond(r.Context(), r.PathValue("id"), req.Response); err != nil {
+	if err := s.respond(r.Context(), r.PathValue("id"), req.Response, clientIP(r)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, protocol.Status{Status: StatusApproved})
@@ -149,8 +166,9 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) error {
 // errExpired answers like errGone; the portal's pages tell the two apart.
 var errExpired = errf(http.StatusGone, protocol.CodeGone, "expired or already used; start again")
 
-// respond checks the response to login id's challenge and consumes it.
-func (s *Server) respond(ctx context.Context, id, response string) error {
+// respond checks the response, from the client at ip, to login id's
+// challenge and consumes it.
+func (s *Server) respond(ctx context.Context, id, response, ip string) error {
 	if len(response) > 64 {
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "response too long")
 	}
@@ -179,7 +197,7 @@ func (s *Server) respond(ctx context.Context, id, response string) error {
 			result = errGone
 			return tx.UpdateLogin(l)
 		}
-		result, err = s.check(tx, &acct, &l, d, l.Challenge, response, now)
+		result, err = s.check(tx, &acct, &l, d, l.Challenge, response, ip, now)
 		return err
 	})
 	if err != nil {
@@ -188,29 +206,72 @@ func (s *Server) respond(ctx context.Context, id, response string) error {
 	return result
 }
 
-// check verifies a response to challenge with device d, spends l and counts
-// the outcome on acct, writing both. It returns the answer's error, if any.
-func (s *Server) check(tx Tx, acct *Account, l *Login, d Device, challenge, response string, now time.Time) (error, error) {
+// check verifies a response (from the client at ip) to challenge with
+// device d, spends l and counts the outcome on acct, writing both and
+// auditing it. It returns the answer's error, if any.
+func (s *Server) check(tx Tx, acct *Account, l *Login, d Device, challenge, response, ip string, now time.Time) (error, error) {
 	suite, err := ocra.ParseSuite(d.Suite)
 	if err != nil {
 		return nil, err
 	}
 	verr := verifier.VerifyResponse(suite, d.Secret, d.PINHash, challenge, response)
-	var result error
-	switch {
-	case verr == nil:
+	if verr == nil {
 		l.Status = StatusApproved
-		acct.Lockout.Succeed()
-	default:
-		// A malformed response (letters, wrong length) counts as a wrong one.
-		l.Status = StatusFailed
-		left := acct.Lockout.Fail(s.cfg.Limits, now)
-		result = &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidResponse, msg: "wrong response; start again", attemptsLeft: intp(left)}
+		succeed(acct)
+		if err := tx.UpdateLogin(*l); err != nil {
+			return nil, err
+		}
+		if err := tx.UpdateAccount(*acct); err != nil {
+			return nil, err
+		}
+		outcome := "approved"
+		if l.Kind != KindLogin {
+			outcome = "proved"
+		}
+		return nil, s.audit(tx, AuditEvent{Event: loginEvent(*l, "approved"), Username: acct.Username, Device: d.ID, IP: ip, Outcome: outcome, Detail: loginDetail(*l, "response")})
 	}
+	// A malformed response (letters, wrong length) counts as a wrong one.
+	l.Status = StatusFailed
 	if err := tx.UpdateLogin(*l); err != nil {
 		return nil, err
 	}
-	return result, tx.UpdateAccount(*acct)
+	left, err := s.countFailure(tx, acct, now, AuditEvent{Event: loginEvent(*l, "failed"), Device: d.ID, IP: ip, Outcome: "wrong response", Detail: loginDetail(*l, "response")})
+	if err != nil {
+		return nil, err
+	}
+	return &apiError{status: http.StatusForbidden, code: protocol.CodeInvalidResponse, msg: "wrong response; start again", attemptsLeft: intp(left)}, nil
+}
+
+// loginEvent is the audit event of what happens to l: a login's
+// (login.started, login.approved, ...), a step-up's (stepup.*) or a PIN
+// proof's (pin.proved, pin.failed; an inbox proof is one too).
+func loginEvent(l Login, what string) string {
+	switch {
+	case l.Kind != KindLogin:
+		if what == "approved" {
+			return AuditPINProved
+		}
+		return AuditPINFailed
+	case l.Purpose != "":
+		return "stepup." + what
+	}
+	return "login." + what
+}
+
+// loginDetail are the audit details of l, answered by method.
+func loginDetail(l Login, method string) map[string]string {
+	d := map[string]string{"method": method}
+	switch l.Kind {
+	case KindLogin:
+		d["login"] = l.ID
+		if l.Purpose != "" {
+			d["purpose"] = l.Purpose
+		}
+	default:
+		d["challenge"] = l.ID
+		d["kind"] = l.Kind
+	}
+	return d
 }
 
 func (s *Server) handleLoginStatus(w http.ResponseWriter, r *http.Request) error {
@@ -270,7 +331,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	if err := s.setTempPassword(r.Context(), r.PathValue("id"), req.Password); err != nil {
+	if err := s.setTempPassword(r.Context(), r.PathValue("id"), req.Password, clientIP(r)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, protocol.Status{Status: "changed"})

@@ -64,7 +64,7 @@ func OpenSQLiteKeyFile(path, keyFile string) (Store, error) {
 		keyFile = DefaultKeyFile(path)
 	}
 	created, missing := false, false
-	st, err := openSQLite(path, func(sealed bool) (*MasterKey, error) {
+	st, err := openSQLite(path, 0, func(sealed bool) (*MasterKey, error) {
 		k, err := readKeyFile(keyFile)
 		if !errors.Is(err, fs.ErrNotExist) {
 			return k, err

@@ -133,7 +133,7 @@ func TestPINProof(t *testing.T) {
 		if _, err := h.client.InboxChallenge(ctx, d.id, d.token); !errors.Is(err, protocol.ErrLocked) {
 			t.Fatalf("inbox challenge after wrong PIN proofs: %v, want locked", err)
 		}
-		if err := UnlockAccount(ctx, h.store, "pat"); err != nil {
+		if err := UnlockAccount(ctx, h.store, h.clock.Now(), "pat"); err != nil {
 			t.Fatal(err)
 		}
 		if err := prove(early, d.respond(t, early.Challenge)); err != nil {

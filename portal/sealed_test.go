@@ -310,8 +310,8 @@ func TestMigratePlaintext(t *testing.T) {
 	}
 	var version int
 	st.(*sqliteStore).db.QueryRow("PRAGMA user_version").Scan(&version)
-	if version != sealedVersion {
-		t.Fatalf("schema version %d", version)
+	if files, _ := fs.Glob(schemaFS, "schema/*.sql"); version != len(files) {
+		t.Fatalf("schema version %d, want %d", version, len(files))
 	}
 	// The plaintext is gone from the files, free pages and old log
 	// frames included.

@@ -36,6 +36,7 @@ import (
 
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/internal/ratelimit"
 )
 
 // apiPrefix is the path of the API; pages mount elsewhere.
@@ -71,10 +72,10 @@ type Server struct {
 	hub       *Hub
 	key       ed25519.PrivateKey
 	dummyHash string
-	ipLimit   *limiter
-	userLimit *limiter
+	ipLimit   *ratelimit.Limiter
+	userLimit *ratelimit.Limiter
 	// sessionLimit caps Session ID exchanges per client address.
-	sessionLimit *limiter
+	sessionLimit *ratelimit.Limiter
 	mux          *http.ServeMux
 }
 
@@ -115,11 +116,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, log: cfg.Log,
 		hub: NewHub(), key: key, dummyHash: dummy,
-		ipLimit:   newLimiter(rl.PerIP, rl.IPBurst, rl.Disabled),
-		userLimit: newLimiter(rl.PerAccount, rl.AccountBurst, rl.Disabled),
+		ipLimit:   ratelimit.New(rl.PerIP, rl.IPBurst, rl.Disabled),
+		userLimit: ratelimit.New(rl.PerAccount, rl.AccountBurst, rl.Disabled),
 		// Session ID exchanges: as many per address as password checks per
 		// account (12 a minute, burst 10 by default).
-		sessionLimit: newLimiter(rl.PerAccount, rl.AccountBurst, rl.Disabled),
+		sessionLimit: ratelimit.New(rl.PerAccount, rl.AccountBurst, rl.Disabled),
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -239,6 +240,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.TLS != nil {
+		// Served over TLS: browsers and clients that honour HSTS never
+		// come back over plain HTTP (the pages set it too, see web.Options).
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" || pattern == apiPrefix {
 		if allow := s.allowed(r); allow != "" {
@@ -334,13 +340,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// decodeJSON reads one JSON object from body into v.
+// decodeJSON reads one JSON object from body into v. A field v does not
+// have is refused (400): a client that sends one expects something the
+// service would not do.
 func decodeJSON(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return errf(http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "request body too large")
+		}
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if len(field) > 66 {
+				field = field[:63] + "..."
+			}
+			return errf(http.StatusBadRequest, protocol.CodeBadRequest, "request body has an unknown field "+strings.ToValidUTF8(field, ""))
 		}
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "request body is not the JSON expected")
 	}
@@ -360,19 +375,7 @@ func clientIP(r *http.Request) string {
 
 var errRate = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many requests; try again later")
 
-func (s *Server) limitIP(r *http.Request) error {
-	if !s.ipLimit.allow(clientIP(r), s.now()) {
-		return errRate
-	}
-	return nil
-}
-
-func (s *Server) limitUser(username string) error {
-	if !s.userLimit.allow(username, s.now()) {
-		return errRate
-	}
-	return nil
-}
+func (s *Server) limitIP(r *http.Request) error { return s.allowIP(r.Context(), clientIP(r)) }
 
 func intp(n int) *int { return &n }
 

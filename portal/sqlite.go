@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"sort"
@@ -19,6 +20,7 @@ import (
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
 
+	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
 	"ibkey/internal/atrest"
 )
@@ -29,6 +31,7 @@ var schemaFS embed.FS
 // sqliteStore is a Store in one SQLite file (WAL mode).
 type sqliteStore struct {
 	db      *sql.DB
+	version int         // the schema version to migrate to; 0 is the newest
 	key     *atrest.Key // seals the values listed in sealedMeta and the devices' secrets
 	stmts   sync.Map    // query -> *sql.Stmt, prepared once on the one connection
 	pending sync.Map    // queries first seen inside a transaction
@@ -54,12 +57,14 @@ func OpenSQLite(path string, key *MasterKey) (Store, error) {
 	if key == nil {
 		return nil, errors.New("portal: OpenSQLite needs a master key")
 	}
-	return openSQLite(path, func(bool) (*MasterKey, error) { return key, nil })
+	return openSQLite(path, 0, func(bool) (*MasterKey, error) { return key, nil })
 }
 
 // openSQLite opens the database at path with the key that keyFor returns;
-// keyFor learns whether the database holds sealed values already.
-func openSQLite(path string, keyFor func(sealed bool) (*MasterKey, error)) (Store, error) {
+// keyFor learns whether the database holds sealed values already. version
+// is the schema version to migrate to (0: the newest; tests make older
+// databases with it).
+func openSQLite(path string, version int, keyFor func(sealed bool) (*MasterKey, error)) (Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -91,7 +96,7 @@ func openSQLite(path string, keyFor func(sealed bool) (*MasterKey, error)) (Stor
 	// short, and an in-memory database stays one database.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
-	s := &sqliteStore{db: db}
+	s := &sqliteStore{db: db, version: version}
 	// Processes that open a new database at once race to turn on WAL, and
 	// SQLite answers the losers SQLITE_BUSY without waiting: try again.
 	deadline := time.Now().Add(10 * time.Second)
@@ -177,6 +182,7 @@ func (s *sqliteStore) keyID() ([]byte, error) {
 // runs after its version's SQL, in the same transaction.
 var goSteps = map[int]func(*sql.Tx, *atrest.Key) error{
 	sealedVersion: sealAtRest,
+	6:             canonicalUsernames,
 }
 
 func (s *sqliteStore) migrate() error {
@@ -185,6 +191,10 @@ func (s *sqliteStore) migrate() error {
 		return err
 	}
 	sort.Strings(files)
+	newest := len(files)
+	if s.version > 0 && s.version < newest {
+		newest = s.version
+	}
 	for {
 		// Read the version in the write transaction: another process
 		// may have migrated since.
@@ -201,7 +211,7 @@ func (s *sqliteStore) migrate() error {
 			tx.Rollback()
 			return fmt.Errorf("portal: database schema version %d is newer than this program (%d)", version, len(files))
 		}
-		if version == len(files) {
+		if version >= newest {
 			return tx.Rollback()
 		}
 		if err := s.step(tx, files[version], version+1); err != nil {
@@ -437,20 +447,6 @@ func (t sqlTx) queryRow(q string, args ...any) scanner {
 	return st.QueryRow(args...)
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
@@ -491,13 +487,13 @@ func (t sqlTx) PutMeta(key string, value []byte) error {
 	return err
 }
 
-const accountCols = "username, account, phone, password, must_change, failures, locked_until, created"
+const accountCols = "username, account, phone, password, must_change, failures, locked_until, hard_lock, created"
 
 func scanAccount(sc interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var locked, created int64
-	err := sc.Scan(&a.Username, &a.Account, &a.Phone, &a.Password, &a.MustChange, &a.Lockout.Failures, &locked, &created)
-	a.Lockout.LockedUntil, a.Created = fromNanos(locked), fromNanos(created)
+	err := sc.Scan(&a.Username, &a.Account, &a.Phone, &a.Password, &a.MustChange, &a.Lockout.Failures, &locked, &a.Lockout.Hard, &created)
+	a.Lockout.LockedUntil, a.Created = LoadTime(locked), LoadTime(created)
 	return a, notFound(err)
 }
 
@@ -506,8 +502,15 @@ func (t sqlTx) Account(username string) (Account, error) {
 }
 
 func (t sqlTx) InsertAccount(a Account) error {
-	_, err := t.exec("INSERT INTO accounts("+accountCols+") VALUES(?,?,?,?,?,?,?,?)",
-		a.Username, a.Account, a.Phone, a.Password, a.MustChange, a.Lockout.Failures, nanos(a.Lockout.LockedUntil), nanos(a.Created))
+	if c, ok := protocol.CanonicalUsername(a.Username); !ok || c != a.Username {
+		return fmt.Errorf("%w: %q is not in its canonical form", ErrBadUsername, a.Username)
+	}
+	var ta timeArgs
+	args := []any{a.Username, a.Account, a.Phone, a.Password, a.MustChange, a.Lockout.Failures, ta.at(a.Lockout.LockedUntil), a.Lockout.Hard, ta.at(a.Created)}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO accounts("+accountCols+") VALUES(?,?,?,?,?,?,?,?,?)", args...)
 	if isUnique(err) {
 		return ErrExists
 	}
@@ -515,8 +518,12 @@ func (t sqlTx) InsertAccount(a Account) error {
 }
 
 func (t sqlTx) UpdateAccount(a Account) error {
-	_, err := t.exec("UPDATE accounts SET phone=?, password=?, must_change=?, failures=?, locked_until=? WHERE username=?",
-		a.Phone, a.Password, a.MustChange, a.Lockout.Failures, nanos(a.Lockout.LockedUntil), a.Username)
+	var ta timeArgs
+	args := []any{a.Phone, a.Password, a.MustChange, a.Lockout.Failures, ta.at(a.Lockout.LockedUntil), a.Lockout.Hard, a.Username}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("UPDATE accounts SET phone=?, password=?, must_change=?, failures=?, locked_until=?, hard_lock=? WHERE username=?", args...)
 	return err
 }
 
@@ -537,13 +544,17 @@ func (t sqlTx) Accounts() ([]Account, error) {
 	return out, rows.Err()
 }
 
-const enrollmentCols = "id, username, state, channel, code_hash, tries, sends, expires, last_sent, locator"
+const enrollmentCols = "id, username, state, channel, code_hash, tries, sends, expires, last_sent, locator, channels"
 
 func scanEnrollment(sc scanner) (verifier.Enrollment, error) {
 	var e verifier.Enrollment
 	var expires, last int64
-	err := sc.Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last, &e.Locator)
-	e.ExpiresAt, e.LastSent = fromNanos(expires), fromNanos(last)
+	var channels string
+	err := sc.Scan(&e.ID, &e.Username, &e.State, &e.Channel, &e.CodeHash, &e.Tries, &e.Sends, &expires, &last, &e.Locator, &channels)
+	e.ExpiresAt, e.LastSent = LoadTime(expires), LoadTime(last)
+	if channels != "" {
+		e.Channels = strings.Split(channels, ",")
+	}
 	return e, notFound(err)
 }
 
@@ -555,13 +566,21 @@ func (t sqlTx) EnrollmentByLocator(locator string, now time.Time) (verifier.Enro
 	if locator == "" {
 		return verifier.Enrollment{}, ErrNotFound
 	}
+	n, err := StoreTime(now)
+	if err != nil {
+		return verifier.Enrollment{}, err
+	}
 	return scanEnrollment(t.queryRow("SELECT "+enrollmentCols+" FROM enrollments WHERE locator = ? AND state = ? AND expires > ? ORDER BY created DESC LIMIT 1",
-		locator, verifier.EnrollPending, nanos(now)))
+		locator, verifier.EnrollPending, n))
 }
 
 func (t sqlTx) RecentEnrollments(username string, since time.Time, limit int) ([]verifier.Enrollment, error) {
+	n, err := StoreTime(since)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := t.query("SELECT "+enrollmentCols+" FROM enrollments WHERE username = ? AND created >= ? ORDER BY created DESC, rowid DESC LIMIT ?",
-		username, nanos(since), limit)
+		username, n, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -578,14 +597,22 @@ func (t sqlTx) RecentEnrollments(username string, since time.Time, limit int) ([
 }
 
 func (t sqlTx) InsertEnrollment(e verifier.Enrollment, created time.Time) error {
-	_, err := t.exec("INSERT INTO enrollments("+enrollmentCols+", created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-		e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), e.Locator, nanos(created))
+	var ta timeArgs
+	args := []any{e.ID, e.Username, e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), e.Locator, strings.Join(e.Channels, ","), ta.at(created)}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO enrollments("+enrollmentCols+", created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", args...)
 	return err
 }
 
 func (t sqlTx) UpdateEnrollment(e verifier.Enrollment) error {
-	_, err := t.exec("UPDATE enrollments SET state=?, channel=?, code_hash=?, tries=?, sends=?, expires=?, last_sent=? WHERE id=?",
-		e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, nanos(e.ExpiresAt), nanos(e.LastSent), e.ID)
+	var ta timeArgs
+	args := []any{e.State, e.Channel, e.CodeHash, e.Tries, e.Sends, ta.at(e.ExpiresAt), ta.at(e.LastSent), strings.Join(e.Channels, ","), e.ID}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("UPDATE enrollments SET state=?, channel=?, code_hash=?, tries=?, sends=?, expires=?, last_sent=?, channels=? WHERE id=?", args...)
 	return err
 }
 
@@ -599,7 +626,7 @@ func (t sqlTx) scanDevice(sc scanner) (Device, error) {
 	if err != nil {
 		return Device{}, notFound(err)
 	}
-	d.Created, d.Expires, d.Activated, d.Retired = fromNanos(created), fromNanos(expires), fromNanos(activated), fromNanos(retired)
+	d.Created, d.Expires, d.Activated, d.Retired = LoadTime(created), LoadTime(expires), LoadTime(activated), LoadTime(retired)
 	if err := openDevice(t.s.key, &d); err != nil {
 		return Device{}, err
 	}
@@ -638,13 +665,17 @@ func (t sqlTx) Devices(username string) ([]Device, error) {
 }
 
 func (t sqlTx) InsertDevice(d Device) error {
+	var ta timeArgs
+	times := []any{ta.at(d.Created), ta.at(d.Expires), ta.at(d.Activated), ta.at(d.Retired)}
+	if ta.err != nil {
+		return ta.err
+	}
 	var err error
 	if d.Secret, d.PINHash, err = sealDevice(t.s.key, d.ID, d.Secret, d.PINHash); err != nil {
 		return err
 	}
 	_, err = t.exec("INSERT INTO devices("+deviceCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		d.ID, d.Username, d.EnrollmentID, d.State, d.Suite, d.Secret, d.PINHash, d.ChannelHash, d.DeliveryKey, d.ConfirmChallenge,
-		nanos(d.Created), nanos(d.Expires), nanos(d.Activated), nanos(d.Retired))
+		append([]any{d.ID, d.Username, d.EnrollmentID, d.State, d.Suite, d.Secret, d.PINHash, d.ChannelHash, d.DeliveryKey, d.ConfirmChallenge}, times...)...)
 	if isUnique(err) {
 		return ErrExists
 	}
@@ -652,23 +683,32 @@ func (t sqlTx) InsertDevice(d Device) error {
 }
 
 func (t sqlTx) UpdateDevice(d Device) error {
-	_, err := t.exec("UPDATE devices SET state=?, activated=?, retired=? WHERE id=?", d.State, nanos(d.Activated), nanos(d.Retired), d.ID)
+	var ta timeArgs
+	args := []any{d.State, ta.at(d.Activated), ta.at(d.Retired), d.ID}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("UPDATE devices SET state=?, activated=?, retired=? WHERE id=?", args...)
 	return err
 }
 
-const loginCols = "id, username, device_id, kind, challenge, push_challenge, number, payload, status, created, expires, app, ip, browser, reason"
+const loginCols = "id, username, device_id, kind, challenge, push_challenge, number, payload, status, created, expires, app, ip, browser, reason, purpose"
 
 func (t sqlTx) Login(id string) (Login, error) {
 	var l Login
 	var created, expires int64
-	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?", id).Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason)
-	l.Created, l.Expires = fromNanos(created), fromNanos(expires)
+	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?", id).Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason, &l.Purpose)
+	l.Created, l.Expires = LoadTime(created), LoadTime(expires)
 	return l, notFound(err)
 }
 
 func (t sqlTx) InsertLogin(l Login) error {
-	_, err := t.exec("INSERT INTO logins("+loginCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		l.ID, l.Username, l.DeviceID, l.Kind, l.Challenge, l.PushChallenge, l.Number, l.Payload, l.Status, nanos(l.Created), nanos(l.Expires), l.App, l.IP, l.Browser, l.Reason)
+	var ta timeArgs
+	args := []any{l.ID, l.Username, l.DeviceID, l.Kind, l.Challenge, l.PushChallenge, l.Number, l.Payload, l.Status, ta.at(l.Created), ta.at(l.Expires), l.App, l.IP, l.Browser, l.Reason, l.Purpose}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO logins("+loginCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", args...)
 	return err
 }
 
@@ -678,14 +718,22 @@ func (t sqlTx) UpdateLogin(l Login) error {
 }
 
 func (t sqlTx) PendingPush(username string, now time.Time) (int, error) {
+	at, err := StoreTime(now)
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := t.queryRow("SELECT count(*) FROM logins WHERE username = ? AND status = 'pending' AND kind = 'login' AND payload IS NOT NULL AND expires > ?", username, nanos(now)).Scan(&n)
+	err = t.queryRow("SELECT count(*) FROM logins WHERE username = ? AND status = 'pending' AND kind = 'login' AND payload IS NOT NULL AND expires > ?", username, at).Scan(&n)
 	return n, err
 }
 
 func (t sqlTx) InsertEvent(e Event) (int64, error) {
+	expires, err := StoreTime(e.Expires)
+	if err != nil {
+		return 0, err
+	}
 	r, err := t.exec("INSERT INTO events(device_id, kind, ref_id, payload, signature, expires) VALUES(?,?,?,?,?,?)",
-		e.DeviceID, e.Kind, e.RefID, e.Payload, e.Signature, nanos(e.Expires))
+		e.DeviceID, e.Kind, e.RefID, e.Payload, e.Signature, expires)
 	if err != nil {
 		return 0, err
 	}
@@ -693,11 +741,15 @@ func (t sqlTx) InsertEvent(e Event) (int64, error) {
 }
 
 func (t sqlTx) Events(deviceID string, after int64, now time.Time, limit int) ([]Event, error) {
+	at, err := StoreTime(now)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := t.query(`SELECT e.seq, e.device_id, e.kind, e.ref_id, e.payload, e.signature, e.expires FROM events e
 		WHERE e.device_id = ? AND e.seq > ? AND e.expires > ?
 		AND (e.kind != 'login' OR EXISTS (SELECT 1 FROM logins l WHERE l.id = e.ref_id AND l.status = 'pending'))
 		AND (e.kind != 'delivery' OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = e.ref_id AND d.delivered = 0))
-		ORDER BY e.seq LIMIT ?`, deviceID, after, nanos(now), limit)
+		ORDER BY e.seq LIMIT ?`, deviceID, after, at, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -709,7 +761,7 @@ func (t sqlTx) Events(deviceID string, after int64, now time.Time, limit int) ([
 		if err := rows.Scan(&e.Seq, &e.DeviceID, &e.Kind, &e.RefID, &e.Payload, &e.Signature, &expires); err != nil {
 			return nil, err
 		}
-		e.Expires = fromNanos(expires)
+		e.Expires = LoadTime(expires)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -722,8 +774,12 @@ func (t sqlTx) LastEvent(deviceID string) (int64, error) {
 }
 
 func (t sqlTx) InsertDelivery(d Delivery) error {
-	_, err := t.exec("INSERT INTO deliveries(id, device_id, kind, label, sealed, created, delivered) VALUES(?,?,?,?,?,?,?)",
-		d.ID, d.DeviceID, d.Kind, d.Label, d.Sealed, nanos(d.Created), nanos(d.Delivered))
+	var ta timeArgs
+	args := []any{d.ID, d.DeviceID, d.Kind, d.Label, d.Sealed, ta.at(d.Created), ta.at(d.Delivered)}
+	if ta.err != nil {
+		return ta.err
+	}
+	_, err := t.exec("INSERT INTO deliveries(id, device_id, kind, label, sealed, created, delivered) VALUES(?,?,?,?,?,?,?)", args...)
 	return err
 }
 
@@ -740,20 +796,31 @@ func (t sqlTx) PendingDeliveries(deviceID string) ([]Delivery, error) {
 		if err := rows.Scan(&d.ID, &d.DeviceID, &d.Kind, &d.Label, &d.Sealed, &created); err != nil {
 			return nil, err
 		}
-		d.Created = fromNanos(created)
+		d.Created = LoadTime(created)
 		out = append(out, d)
 	}
 	return out, rows.Err()
 }
 
 func (t sqlTx) MarkDelivered(id string, now time.Time) error {
-	_, err := t.exec("UPDATE deliveries SET delivered = ? WHERE id = ?", nanos(now), id)
+	at, err := StoreTime(now)
+	if err != nil {
+		return err
+	}
+	if at == 0 {
+		return fmt.Errorf("%w: a delivery needs the time it was delivered", ErrTimeRange)
+	}
+	_, err = t.exec("UPDATE deliveries SET delivered = ? WHERE id = ?", at, id)
 	return err
 }
 
 func (t sqlTx) InsertFraudReport(f FraudReport) error {
-	_, err := t.exec("INSERT INTO fraud_reports(login_id, username, device_id, ip, app, browser, time) VALUES(?,?,?,?,?,?,?)",
-		f.LoginID, f.Username, f.DeviceID, f.IP, f.App, f.Browser, nanos(f.Time))
+	at, err := StoreTime(f.Time)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO fraud_reports(login_id, username, device_id, ip, app, browser, time) VALUES(?,?,?,?,?,?,?)",
+		f.LoginID, f.Username, f.DeviceID, f.IP, f.App, f.Browser, at)
 	return err
 }
 
@@ -770,8 +837,96 @@ func (t sqlTx) FraudReports() ([]FraudReport, error) {
 		if err := rows.Scan(&f.LoginID, &f.Username, &f.DeviceID, &f.IP, &f.App, &f.Browser, &tm); err != nil {
 			return nil, err
 		}
-		f.Time = fromNanos(tm)
+		f.Time = LoadTime(tm)
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+func (t sqlTx) InsertAudit(e AuditEvent) error {
+	at, err := StoreTime(e.Time)
+	if err != nil {
+		return err
+	}
+	if at == 0 || e.Event == "" {
+		return errors.New("portal: an audit record needs a time and an event")
+	}
+	detail, err := encodeDetail(e.Detail)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO audit(time, event, username, device, ip, outcome, detail) VALUES(?,?,?,?,?,?,?)",
+		at, e.Event, e.Username, e.Device, e.IP, e.Outcome, detail)
+	return err
+}
+
+func (t sqlTx) Audit(f AuditFilter) ([]AuditEvent, error) {
+	since, err := StoreTime(f.Since)
+	if err != nil {
+		return nil, err
+	}
+	if f.Since.IsZero() {
+		since = math.MinInt64
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := t.query(`SELECT id, time, event, username, device, ip, outcome, detail FROM audit
+		WHERE id > ? AND time >= ? AND (? = '' OR username = ?) ORDER BY id LIMIT ?`, f.After, since, f.Username, f.Username, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		var e AuditEvent
+		var at int64
+		var detail string
+		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Username, &e.Device, &e.IP, &e.Outcome, &detail); err != nil {
+			return nil, err
+		}
+		e.Time = LoadTime(at)
+		if e.Detail, err = decodeDetail(detail); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t sqlTx) InsertSend(x Send) error {
+	at, err := StoreTime(x.Time)
+	if err != nil {
+		return err
+	}
+	if at == 0 {
+		return errors.New("portal: a send needs its time")
+	}
+	_, err = t.exec("INSERT INTO sends(time, username, phone, channel) VALUES(?,?,?,?)", at, x.Username, x.Phone, x.Channel)
+	return err
+}
+
+func (t sqlTx) CountSends(username, phone string, since time.Time) (int, int, error) {
+	at, err := StoreTime(since)
+	if err != nil {
+		return 0, 0, err
+	}
+	var u, p int
+	if err := t.queryRow("SELECT count(*) FROM sends WHERE username = ? AND time >= ?", username, at).Scan(&u); err != nil {
+		return 0, 0, err
+	}
+	if err := t.queryRow("SELECT count(*) FROM sends WHERE phone = ? AND time >= ?", phone, at).Scan(&p); err != nil {
+		return 0, 0, err
+	}
+	return u, p, nil
+}
+
+func (t sqlTx) PruneSends(before time.Time) error {
+	at, err := StoreTime(before)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("DELETE FROM sends WHERE time < ?", at)
+	return err
 }

@@ -68,6 +68,17 @@ type Tx interface {
 
 	InsertFraudReport(FraudReport) error
 	FraudReports() ([]FraudReport, error)
+
+	// InsertSend records a code sent by SMS or voice; CountSends counts
+	// those to username and to phone at or after since; PruneSends drops
+	// those before.
+	InsertSend(Send) error
+	CountSends(username, phone string, since time.Time) (toUser, toPhone int, err error)
+	PruneSends(before time.Time) error
+
+	InsertAudit(AuditEvent) error
+	// Audit returns the audit records that f selects, oldest first.
+	Audit(f AuditFilter) ([]AuditEvent, error)
 }
 
 // Account is one user of the service.
@@ -136,6 +147,7 @@ type Login struct {
 	App, IP       string
 	Browser       string
 	Reason        string
+	Purpose       string // what a portal login is for: "" (a login) or a step-up's task
 }
 
 // Event is one signed event for a device.
@@ -165,4 +177,12 @@ type FraudReport struct {
 	LoginID, Username, DeviceID string
 	IP, App, Browser            string
 	Time                        time.Time
+}
+
+// Send is a code sent by SMS or voice.
+type Send struct {
+	Time     time.Time
+	Username string
+	Phone    string
+	Channel  string
 }

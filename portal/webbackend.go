@@ -45,6 +45,11 @@ func (s *Server) MountWeb(opt web.Options, publicURL string) {
 	if opt.Log == nil {
 		opt.Log = s.log
 	}
+	if opt.OnRateLimit == nil {
+		opt.OnRateLimit = func(ip string) {
+			s.auditAlone(context.Background(), AuditEvent{Event: AuditRateLimited, IP: ip, Outcome: "refused", Detail: map[string]string{"limit": "pages"}})
+		}
+	}
 	b := NewWebBackend(s, publicURL)
 	h := web.New(b, opt)
 	s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,22 +102,22 @@ func (b *WebBackend) StartLogin(ctx context.Context, req web.LoginRequest) (web.
 	if ip == "" {
 		ip = fromCtx(ctx).ip
 	}
-	l, err := b.s.startLogin(ctx, ip, protocol.LoginRequest{
+	l, username, err := b.s.startLogin(ctx, ip, protocol.LoginRequest{
 		Username: req.Username, Password: req.Password, App: purposeApp(req.Purpose), Browser: req.UserAgent,
-	})
+	}, string(req.Purpose))
 	if err != nil {
 		return web.Login{}, b.webError(ctx, err, req.Username)
 	}
-	return web.Login{ID: l.ID, Username: req.Username, Challenge: l.Challenge, ExpiresAt: l.ExpiresAt, Push: l.Push, Number: l.Number}, nil
+	return web.Login{ID: l.ID, Username: username, Challenge: l.Challenge, ExpiresAt: l.ExpiresAt, Push: l.Push, Number: l.Number}, nil
 }
 
 // Respond implements web.Backend: an approved login also says whether its
 // password is a temporary one (GET /api/v1/logins/{id}).
 func (b *WebBackend) Respond(ctx context.Context, loginID, response string) (web.LoginState, error) {
-	if !b.s.ipLimit.allow(fromCtx(ctx).ip, b.s.now()) {
+	if b.s.allowIP(ctx, fromCtx(ctx).ip) != nil {
 		return web.LoginState{}, web.ErrRateLimited
 	}
-	if err := b.s.respond(ctx, loginID, response); err != nil {
+	if err := b.s.respond(ctx, loginID, response, fromCtx(ctx).ip); err != nil {
 		return web.LoginState{}, b.loginError(ctx, err, loginID)
 	}
 	return b.Status(ctx, loginID)
@@ -149,7 +154,7 @@ func passwordPolicy(username, newPassword string) error {
 		return &web.PasswordError{Reason: "Use at least 8 characters."}
 	case len(newPassword) > maxPassword:
 		return &web.PasswordError{Reason: "Use at most 1024 characters."}
-	case strings.EqualFold(newPassword, username):
+	case strings.ToLower(newPassword) == username: // username is lower case
 		return &web.PasswordError{Reason: "Your password cannot be your username."}
 	}
 	return nil
@@ -160,7 +165,7 @@ func passwordPolicy(username, newPassword string) error {
 // password, within its challenge's lifetime), with the policy of
 // ChangePassword and the per-address rate limit of the API.
 func (b *WebBackend) SetLoginPassword(ctx context.Context, loginID, newPassword string) error {
-	if !b.s.ipLimit.allow(fromCtx(ctx).ip, b.s.now()) {
+	if b.s.allowIP(ctx, fromCtx(ctx).ip) != nil {
 		return web.ErrRateLimited
 	}
 	username, err := b.s.loginUsername(ctx, loginID)
@@ -170,7 +175,7 @@ func (b *WebBackend) SetLoginPassword(ctx context.Context, loginID, newPassword 
 	if err := passwordPolicy(username, newPassword); err != nil {
 		return err
 	}
-	err = b.s.setTempPassword(ctx, loginID, newPassword)
+	err = b.s.setTempPassword(ctx, loginID, newPassword, fromCtx(ctx).ip)
 	switch {
 	case err == nil:
 		return nil
@@ -183,6 +188,10 @@ func (b *WebBackend) SetLoginPassword(ctx context.Context, loginID, newPassword 
 // ChangePassword implements web.Backend: 8 to 1024 characters, not the
 // username.
 func (b *WebBackend) ChangePassword(ctx context.Context, username, newPassword string) error {
+	username, ok := protocol.CanonicalUsername(username)
+	if !ok {
+		return ErrNoUser
+	}
 	if err := passwordPolicy(username, newPassword); err != nil {
 		return err
 	}
@@ -202,7 +211,10 @@ func (b *WebBackend) ChangePassword(ctx context.Context, username, newPassword s
 			return nil
 		}
 		a.Password, a.MustChange = hash, false
-		return tx.UpdateAccount(a)
+		if err := tx.UpdateAccount(a); err != nil {
+			return err
+		}
+		return b.s.audit(tx, AuditEvent{Event: AuditPasswordChanged, Username: username, IP: fromCtx(ctx).ip, Outcome: "changed", Detail: map[string]string{"how": "stepup"}})
 	})
 	if err != nil {
 		return fmt.Errorf("portal: change password: %w", err)
@@ -237,7 +249,7 @@ func (b *WebBackend) StartDeviceEnrollment(ctx context.Context, username string)
 // ResendCode implements web.Backend: the newest pending SMS or voice
 // enrollment of the user gets a new code.
 func (b *WebBackend) ResendCode(ctx context.Context, username, password string, channel web.Channel) error {
-	acct, err := b.s.checkCredentials(ctx, fromCtx(ctx).ip, username, password)
+	acct, err := b.s.checkCredentials(ctx, fromCtx(ctx).ip, username, password, "resend")
 	if err != nil {
 		return b.webError(ctx, err, username)
 	}
@@ -261,7 +273,7 @@ func (b *WebBackend) ResendCode(ctx context.Context, username, password string, 
 	if id == "" {
 		return web.ErrNoEnrollment
 	}
-	if _, err := b.s.resend(ctx, id, string(channel)); err != nil {
+	if _, err := b.s.resend(ctx, id, string(channel), fromCtx(ctx).ip); err != nil {
 		if errors.Is(err, errGone) {
 			return web.ErrNoEnrollment
 		}
@@ -328,6 +340,7 @@ func (b *WebBackend) webError(ctx context.Context, err error, username string) e
 // locked is the LockedError of username, with the time the lock ends.
 func (b *WebBackend) locked(ctx context.Context, username string) error {
 	var lo verifier.Lockout
+	username, _ = protocol.CanonicalUsername(username)
 	if username != "" {
 		b.s.store.View(ctx, func(tx Tx) error {
 			a, err := tx.Account(username)
@@ -339,7 +352,7 @@ func (b *WebBackend) locked(ctx context.Context, username string) error {
 }
 
 func lockedError(lo verifier.Lockout) *web.LockedError {
-	if lo.LockedUntil.IsZero() || !lo.LockedUntil.Before(verifier.Forever) {
+	if lo.Hard || lo.LockedUntil.IsZero() {
 		return &web.LockedError{} // an administrator unlocks it
 	}
 	return &web.LockedError{Until: lo.LockedUntil}

@@ -38,7 +38,7 @@ func (s *Server) loginUsername(ctx context.Context, id string) (string, error) {
 // A locked account is refused with errLocked. Errors: errNoLogin,
 // errNoChangePending (not approved, not a temporary password, already
 // changed, or too late), errLocked, 400 bad_request.
-func (s *Server) setTempPassword(ctx context.Context, id, password string) error {
+func (s *Server) setTempPassword(ctx context.Context, id, password, ip string) error {
 	if len(password) < 8 || len(password) > maxPassword {
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "the new password must have 8 to 1024 characters")
 	}
@@ -60,7 +60,11 @@ func (s *Server) setTempPassword(ctx context.Context, id, password string) error
 			return nil
 		}
 		acct.Password, acct.MustChange = hash, false
-		return tx.UpdateAccount(acct)
+		if err := tx.UpdateAccount(acct); err != nil {
+			return err
+		}
+		return s.audit(tx, AuditEvent{Event: AuditPasswordChanged, Username: acct.Username, Device: l.DeviceID, IP: ip, Outcome: "changed",
+			Detail: map[string]string{"how": "temporary", "login": l.ID}})
 	})
 	if err != nil {
 		return internal(err)

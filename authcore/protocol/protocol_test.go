@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -143,6 +144,44 @@ func FuzzOpenEvent(f *testing.F) {
 		ev2, err := OpenEvent(pub, "d", se2)
 		if err != nil || ev2.ID != ev.ID || ev2.Type != ev.Type {
 			t.Fatalf("round trip: %+v %+v %v", ev, ev2, err)
+		}
+	})
+}
+
+func TestCanonicalUsername(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice":                          "alice",
+		"Alice":                          "alice",
+		"ALICE@Example.COM":              "alice@example.com",
+		"a.b_c+d-e":                      "a.b_c+d-e",
+		"U1234567":                       "u1234567",
+		strings.Repeat("X", MaxUsername): strings.Repeat("x", MaxUsername),
+	} {
+		if got, ok := CanonicalUsername(in); !ok || got != want {
+			t.Errorf("CanonicalUsername(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", " alice", "alice ", "al ice", "alïce", "ALİCE", "alice\x00", "a/b", "a#b", strings.Repeat("x", MaxUsername+1), "ＡＬＩＣＥ"} {
+		if got, ok := CanonicalUsername(in); ok {
+			t.Errorf("CanonicalUsername(%q) = %q, want none", in, got)
+		}
+	}
+}
+
+func FuzzCanonicalUsername(f *testing.F) {
+	for _, s := range []string{"alice", "Alice", "a.b@c", "ALİCE", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, ok := CanonicalUsername(s)
+		if !ok {
+			return
+		}
+		if c2, ok2 := CanonicalUsername(c); !ok2 || c2 != c {
+			t.Fatalf("not idempotent: %q -> %q -> %q", s, c, c2)
+		}
+		if strings.ToLower(s) != c || len(c) != len(s) {
+			t.Fatalf("%q -> %q is not its lower case", s, c)
 		}
 	})
 }

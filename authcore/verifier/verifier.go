@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,10 +48,53 @@ var (
 	ErrLocked        = errors.New("verifier: user locked")
 	ErrBadChannel    = errors.New("verifier: unknown channel")
 	ErrNoCode        = errors.New("verifier: an enrollment by link has no code to send")
+	ErrSendCap       = errors.New("verifier: too many codes sent to this user or phone")
 )
+
+// Sent counts the codes already sent, over every enrollment, to a user and
+// to a phone number, in the last hour and the last day.
+type Sent struct {
+	UserHour, UserDay, PhoneHour, PhoneDay int
+}
+
+// SendCap says whether one more code may be sent: nil, or ErrSendCap
+// wrapped with the name of the cap that holds (user_hour, user_day,
+// phone_hour, phone_day; CapName reads it).
+func SendCap(cfg Config, n Sent) error {
+	cfg = cfg.WithDefaults()
+	for _, c := range []struct {
+		name    string
+		n, most int
+	}{
+		{"sends_user_hour", n.UserHour, cfg.SendsPerUserHour},
+		{"sends_user_day", n.UserDay, cfg.SendsPerUserDay},
+		{"sends_phone_hour", n.PhoneHour, cfg.SendsPerPhoneHour},
+		{"sends_phone_day", n.PhoneDay, cfg.SendsPerPhoneDay},
+	} {
+		if c.n >= c.most {
+			return &capError{c.name}
+		}
+	}
+	return nil
+}
+
+type capError struct{ name string }
+
+func (e *capError) Error() string { return ErrSendCap.Error() + " (" + e.name + ")" }
+func (e *capError) Unwrap() error { return ErrSendCap }
+
+// CapName is the name of the cap of an error of SendCap, else "".
+func CapName(err error) string {
+	var c *capError
+	if errors.As(err, &c) {
+		return c.name
+	}
+	return ""
+}
 
 // HardLockout is the most consecutive failures any configuration allows
 // (NIST SP 800-63B): after it only an administrator unlocks.
+// Config.MaxFailures may set fewer.
 const HardLockout = 100
 
 // Config holds the service's limits. Zero fields take the defaults.
@@ -63,8 +107,17 @@ type Config struct {
 	ChallengeTTL     time.Duration // login challenge validity: 3 minutes
 	RequestTTL       time.Duration // seamless request validity: 2 minutes
 	MaxOutstanding   int           // pending seamless requests per user: 3
-	LockoutThreshold int           // consecutive failures that lock: 5 (1 to 100)
-	LockoutDuration  time.Duration // how long a lock lasts: 15 minutes
+	LockoutThreshold int           // consecutive failures that lock for a while: 5 (1 to MaxFailures)
+	LockoutDuration  time.Duration // how long a timed lock lasts: 15 minutes
+	MaxFailures      int           // consecutive failures that lock until an administrator unlocks: 100 (1 to 100)
+
+	// Codes sent by SMS or voice, over every enrollment, counted by the
+	// service in its store: per user and per phone number, per hour and
+	// per (rolling) day.
+	SendsPerUserHour  int // 5
+	SendsPerUserDay   int // 10
+	SendsPerPhoneHour int // 5
+	SendsPerPhoneDay  int // 10
 }
 
 // WithDefaults fills zero fields and clamps the others to safe ranges.
@@ -90,11 +143,22 @@ func (c Config) WithDefaults() Config {
 	if c.MaxOutstanding <= 0 {
 		c.MaxOutstanding = 3
 	}
+	for _, v := range []struct {
+		p   *int
+		def int
+	}{{&c.SendsPerUserHour, 5}, {&c.SendsPerUserDay, 10}, {&c.SendsPerPhoneHour, 5}, {&c.SendsPerPhoneDay, 10}} {
+		if *v.p <= 0 {
+			*v.p = v.def
+		}
+	}
+	if c.MaxFailures <= 0 || c.MaxFailures > HardLockout {
+		c.MaxFailures = HardLockout
+	}
 	if c.LockoutThreshold <= 0 {
 		c.LockoutThreshold = 5
 	}
-	if c.LockoutThreshold > HardLockout {
-		c.LockoutThreshold = HardLockout
+	if c.LockoutThreshold > c.MaxFailures {
+		c.LockoutThreshold = c.MaxFailures
 	}
 	def(&c.LockoutDuration, 15*time.Minute)
 	return c
@@ -171,6 +235,10 @@ type Enrollment struct {
 	// Locator finds an enrollment by link from its Session ID: the ID's
 	// first characters, kept in clear. The whole ID is checked as a code.
 	Locator string
+	// Channels are the channels codes have been sent by, in order of
+	// first use: the first code by a channel goes at once (a voice call
+	// right after the SMS), later ones wait ResendInterval.
+	Channels []string
 }
 
 // CodeHash binds a code to its enrollment; the service stores only this.
@@ -214,6 +282,9 @@ func (e *Enrollment) newCode(cfg Config, rand io.Reader, now time.Time) (string,
 	e.ExpiresAt = now.Add(cfg.CodeTTL)
 	e.LastSent = now
 	e.Sends++
+	if !slices.Contains(e.Channels, e.Channel) {
+		e.Channels = append(e.Channels, e.Channel)
+	}
 	return code, nil
 }
 
@@ -283,7 +354,10 @@ func (e *Enrollment) CheckSession(cfg Config, session string, now time.Time) err
 }
 
 // Resend makes a new code to send by channel; an empty channel is the other
-// one than the last. The tries already spent still count.
+// one than the last. The tries already spent still count. The first code by
+// a channel not used yet goes at once (someone who got no SMS asks for the
+// call); another waits ResendInterval after the last send. MaxSends holds
+// either way.
 func (e *Enrollment) Resend(cfg Config, rand io.Reader, now time.Time, channel string) (string, error) {
 	cfg = cfg.WithDefaults()
 	if e.Channel == protocol.ChannelLink {
@@ -305,14 +379,14 @@ func (e *Enrollment) Resend(cfg Config, rand io.Reader, now time.Time, channel s
 	if e.Sends >= cfg.MaxSends {
 		return "", ErrTooManySends
 	}
-	if now.Before(e.LastSent.Add(cfg.ResendInterval)) {
+	if slices.Contains(e.Channels, channel) && now.Before(e.LastSent.Add(cfg.ResendInterval)) {
 		return "", ErrResendTooSoon
 	}
 	e.Channel = channel
 	return e.newCode(cfg, rand, now)
 }
 
-// ResendAfter is when a resend is next allowed.
+// ResendAfter is when a resend by a channel already used is next allowed.
 func (e *Enrollment) ResendAfter(cfg Config) time.Time {
 	return e.LastSent.Add(cfg.WithDefaults().ResendInterval)
 }
@@ -456,30 +530,31 @@ func VerifyApproval(secret, payload []byte, challenge string, number, chosen int
 	return nil
 }
 
-// Lockout counts a user's consecutive failed responses.
+// Lockout counts a user's consecutive failures and says whether the user is
+// locked. A lock is either timed (LockedUntil) or hard (Hard: only an
+// administrator lifts it); the hard lock is explicit state, never a time
+// far in the future, so that it survives any store.
 type Lockout struct {
-	Failures    int
-	LockedUntil time.Time // zero: not locked
+	Failures    int       // consecutive failures since the last success
+	LockedUntil time.Time // end of a timed lock; zero: none
+	Hard        bool      // locked until an administrator unlocks
 }
-
-// Forever is the LockedUntil of a lock that only an administrator lifts.
-var Forever = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Locked reports whether the user is locked at now.
 func (l Lockout) Locked(now time.Time) bool {
-	return !l.LockedUntil.IsZero() && now.Before(l.LockedUntil)
+	return l.Hard || (!l.LockedUntil.IsZero() && now.Before(l.LockedUntil))
 }
 
 // Fail counts one failure and returns how many attempts are left before the
 // (next) lock. From the threshold on, every further failure locks again, for
-// LockoutDuration; at HardLockout consecutive failures the lock is for
-// good, until an administrator lifts it.
+// LockoutDuration; at MaxFailures consecutive failures the lock is hard,
+// until an administrator lifts it.
 func (l *Lockout) Fail(cfg Config, now time.Time) int {
 	cfg = cfg.WithDefaults()
 	l.Failures++
 	switch {
-	case l.Failures >= HardLockout:
-		l.LockedUntil = Forever
+	case l.Failures >= cfg.MaxFailures:
+		l.Hard, l.LockedUntil = true, time.Time{}
 		return 0
 	case l.Failures >= cfg.LockoutThreshold:
 		l.LockedUntil = now.Add(cfg.LockoutDuration)
@@ -490,7 +565,11 @@ func (l *Lockout) Fail(cfg Config, now time.Time) int {
 
 // AttemptsLeft is how many failures are left before the next lock.
 func (l Lockout) AttemptsLeft(cfg Config) int {
-	n := cfg.WithDefaults().LockoutThreshold - l.Failures
+	cfg = cfg.WithDefaults()
+	if l.Hard {
+		return 0
+	}
+	n := cfg.LockoutThreshold - l.Failures
 	if n < 1 {
 		return 1 // after a timed lock, one try at a time
 	}

@@ -23,12 +23,21 @@ func TestEnrollmentStateMachine(t *testing.T) {
 	if len(code) != 8 || e.Channel != protocol.ChannelSMS || e.State != EnrollPending || !e.ExpiresAt.Equal(t0.Add(10*time.Minute)) {
 		t.Fatalf("%+v %q", e, code)
 	}
-	if _, err := e.Resend(cfg, rand.Reader, t0.Add(29*time.Second), ""); !errors.Is(err, ErrResendTooSoon) {
-		t.Fatalf("resend: %v", err)
+	if _, err := e.Resend(cfg, rand.Reader, t0.Add(29*time.Second), protocol.ChannelSMS); !errors.Is(err, ErrResendTooSoon) {
+		t.Fatalf("a second SMS too soon: %v", err)
 	}
-	code2, err := e.Resend(cfg, rand.Reader, t0.Add(30*time.Second), "")
-	if err != nil || e.Channel != protocol.ChannelVoice {
-		t.Fatalf("resend: %v %s", err, e.Channel)
+	// The first voice call goes at once; then both channels wait.
+	if _, err := e.Resend(cfg, rand.Reader, t0.Add(9*time.Second), ""); err != nil || e.Channel != protocol.ChannelVoice || !slices.Equal(e.Channels, []string{"sms", "voice"}) {
+		t.Fatalf("the first voice call: %v %+v", err, e)
+	}
+	for _, ch := range []string{"", protocol.ChannelSMS, protocol.ChannelVoice} {
+		if _, err := e.Resend(cfg, rand.Reader, t0.Add(38*time.Second), ch); !errors.Is(err, ErrResendTooSoon) {
+			t.Fatalf("resend %q 29 s after the call: %v", ch, err)
+		}
+	}
+	code2, err := e.Resend(cfg, rand.Reader, t0.Add(39*time.Second), protocol.ChannelVoice)
+	if err != nil || e.Channel != protocol.ChannelVoice || e.Sends != 3 {
+		t.Fatalf("resend: %v %+v", err, e)
 	}
 	if code2 != code {
 		if err := e.Check(cfg, code, t0.Add(time.Minute)); !errors.Is(err, ErrBadCode) {
@@ -81,8 +90,45 @@ func TestLockout(t *testing.T) {
 	if l.Failures != 0 || l.Locked(t0) {
 		t.Fatal("success resets")
 	}
-	if c := (Config{LockoutThreshold: 1000}).WithDefaults(); c.LockoutThreshold != HardLockout {
-		t.Fatalf("threshold not capped: %d", c.LockoutThreshold)
+	if c := (Config{LockoutThreshold: 1000}).WithDefaults(); c.LockoutThreshold != HardLockout || c.MaxFailures != HardLockout {
+		t.Fatalf("threshold not capped: %d %d", c.LockoutThreshold, c.MaxFailures)
+	}
+	if c := (Config{MaxFailures: 1000}).WithDefaults(); c.MaxFailures != HardLockout {
+		t.Fatalf("MaxFailures not capped: %d", c.MaxFailures)
+	}
+	if c := (Config{MaxFailures: 20, LockoutThreshold: 30}).WithDefaults(); c.LockoutThreshold != 20 {
+		t.Fatalf("threshold above MaxFailures: %d", c.LockoutThreshold)
+	}
+}
+
+// TestHardLock: at MaxFailures consecutive failures the lock is explicit
+// state that no time lifts, only Succeed (an administrator's unlock).
+func TestHardLock(t *testing.T) {
+	for _, max := range []int{0, 20} {
+		cfg := Config{LockoutThreshold: 5, LockoutDuration: time.Minute, MaxFailures: max}
+		want := cfg.WithDefaults().MaxFailures
+		var l Lockout
+		now := t0
+		for i := 1; i < want; i++ {
+			now = now.Add(time.Minute)
+			l.Fail(cfg, now)
+			if l.Hard {
+				t.Fatalf("max %d: hard after %d", max, i)
+			}
+		}
+		if l.Locked(now.Add(time.Minute)) {
+			t.Fatalf("max %d: still locked after the timed lock", max)
+		}
+		if left := l.Fail(cfg, now.Add(time.Minute)); left != 0 || !l.Hard || !l.LockedUntil.IsZero() {
+			t.Fatalf("max %d: after %d failures %+v", max, want, l)
+		}
+		if !l.Locked(now.AddDate(1000, 0, 0)) || l.AttemptsLeft(cfg) != 0 {
+			t.Fatalf("max %d: a hard lock ended by itself", max)
+		}
+		l.Succeed()
+		if l.Locked(now) || l.Failures != 0 {
+			t.Fatalf("max %d: unlock %+v", max, l)
+		}
 	}
 }
 
@@ -209,5 +255,24 @@ func TestLinkEnrollment(t *testing.T) {
 	s, _, _ := NewEnrollment(cfg, rand.Reader, t0, "u", "")
 	if err := s.CheckSession(cfg, sid, t0); !errors.Is(err, ErrBadChannel) {
 		t.Fatalf("sms: %v", err)
+	}
+}
+
+func TestSendCap(t *testing.T) {
+	cfg := Config{SendsPerPhoneDay: 7}
+	for _, c := range []struct {
+		n    Sent
+		want string
+	}{
+		{Sent{4, 9, 4, 6}, ""},
+		{Sent{5, 5, 0, 0}, "sends_user_hour"},
+		{Sent{0, 10, 0, 0}, "sends_user_day"},
+		{Sent{0, 0, 5, 5}, "sends_phone_hour"},
+		{Sent{0, 0, 0, 7}, "sends_phone_day"},
+	} {
+		err := SendCap(cfg, c.n)
+		if CapName(err) != c.want || (c.want != "") != errors.Is(err, ErrSendCap) {
+			t.Errorf("SendCap(%+v) = %v, want %q", c.n, err, c.want)
+		}
 	}
 }

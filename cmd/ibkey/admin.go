@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"time"
 
+	"ibkey/authcore/protocol"
 	"ibkey/portal"
 )
 
 func init() {
 	commands["admin"] = command{
-		"admin useradd|unlock|devices|temp-password|fraud-reports --db FILE [--key-file FILE] [--username U] [--phone +CC...]",
+		"admin useradd|unlock|devices|temp-password|fraud-reports|audit --db FILE [--key-file FILE] [--username U] [--phone +CC...] [--since TIME]",
 		cmdAdmin,
 	}
 }
@@ -29,16 +30,20 @@ func cmdAdmin(e *env, args []string) error {
 // it made one.
 func admin(e *env, args []string, made *string) error {
 	if len(args) == 0 {
-		return usagef("admin: want useradd, unlock, devices, temp-password or fraud-reports")
+		return usagef("admin: want useradd, unlock, devices, temp-password, fraud-reports or audit")
 	}
 	sub, args := args[0], args[1:]
 	fs := flags("admin " + sub)
 	dbPath := fs.String("db", "", "the SQLite database file")
 	keyFile := keyFileFlag(fs)
 	username := fs.String("username", "", "the user")
-	var phone *string
-	if sub == "useradd" {
+	var phone, since *string
+	switch sub {
+	case "useradd":
 		phone = fs.String("phone", "", "the phone number, +CC then digits")
+	case "audit":
+		fs.StringVar(username, "user", "", "only the events of this user (the same as --username)")
+		since = fs.String("since", "", "only the events at or after TIME: RFC 3339 (2026-11-26T12:00:00Z) or a duration before now (24h, 90m)")
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -46,8 +51,16 @@ func admin(e *env, args []string, made *string) error {
 	if *dbPath == "" {
 		return usagef("admin %s: --db is required", sub)
 	}
-	if *username == "" && sub != "devices" && sub != "fraud-reports" {
+	if *username == "" && sub != "devices" && sub != "fraud-reports" && sub != "audit" {
 		return usagef("admin %s: --username is required", sub)
+	}
+	if *username != "" {
+		// Usernames are one form whatever the case (protocol.CanonicalUsername).
+		c, ok := protocol.CanonicalUsername(*username)
+		if !ok {
+			return portal.ErrBadUsername
+		}
+		*username = c
 	}
 	open := func() (portal.Store, error) {
 		st, m, err := openServiceDB(*dbPath, *keyFile)
@@ -60,9 +73,6 @@ func admin(e *env, args []string, made *string) error {
 	case "useradd":
 		if *phone == "" {
 			return usagef("admin useradd: --phone is required")
-		}
-		if !portal.ValidUsername(*username) {
-			return portal.ErrBadUsername
 		}
 		if !portal.ValidPhone(*phone) {
 			return portal.ErrBadPhone
@@ -96,7 +106,7 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		if err := portal.UnlockAccount(ctx, st, *username); err != nil {
+		if err := portal.UnlockAccount(ctx, st, now, *username); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\tunlocked\n", *username)
@@ -147,8 +157,36 @@ func admin(e *env, args []string, made *string) error {
 				fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Username, r.LoginID, r.IP, r.App, r.Browser)
 			}
 		}
+	case "audit":
+		from, err := parseSince(*since, now)
+		if err != nil {
+			return err
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		h := portal.AuditHandler(e.stdout)
+		return portal.ReadAudit(ctx, st, portal.AuditFilter{Username: *username, Since: from}, func(ev portal.AuditEvent) error {
+			return portal.LogAudit(ctx, h, ev)
+		})
 	default:
 		return usagef("admin: unknown subcommand %q", sub)
 	}
 	return nil
+}
+
+// parseSince reads --since: an RFC 3339 time, or a duration before now.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usagef("admin audit: --since %q is neither an RFC 3339 time (2026-11-26T12:00:00Z) nor a duration (24h)", s)
 }

@@ -183,31 +183,36 @@ func TestServeTLSAndPortal(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	// The pages, under TLS: the __Host- cookie is Secure, HSTS is on.
+	// The pages, under TLS: the __Host- cookie (a visitor's CSRF nonce: no
+	// session before a login) is Secure, HSTS is on.
 	resp, body := get("/login")
 	if resp.StatusCode != 200 || resp.TLS == nil || !strings.Contains(body, `id="username"`) {
 		t.Fatalf("/login: %d %q", resp.StatusCode, body)
 	}
 	var cookie *http.Cookie
 	for _, ck := range resp.Cookies() {
-		if ck.Name == "__Host-ibkey_session" {
+		if ck.Name == "__Host-ibkey_csrf" {
 			cookie = ck
 		}
 	}
 	if cookie == nil || !cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("session cookie %+v of %v", cookie, resp.Header["Set-Cookie"])
+		t.Fatalf("CSRF cookie %+v of %v", cookie, resp.Header["Set-Cookie"])
 	}
 	if resp.Header.Get("Strict-Transport-Security") == "" {
 		t.Fatal("no HSTS under TLS")
 	}
 	// The API beside them.
+	// The API beside them, with HSTS too.
 	resp, body = get("/api/v1/service")
 	if resp.StatusCode != 200 || !strings.Contains(body, "service_key") {
 		t.Fatalf("/api/v1/service: %d %q", resp.StatusCode, body)
 	}
+	if hsts := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
+		t.Fatalf("API answer under TLS without HSTS: %q", hsts)
+	}
 	resp, body = get("/api/v1/nothing")
-	if resp.StatusCode != 404 || !strings.Contains(body, `"error":"not_found"`) {
-		t.Fatalf("unknown API path: %d %q", resp.StatusCode, body)
+	if resp.StatusCode != 404 || !strings.Contains(body, `"error":"not_found"`) || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("unknown API path: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 	// The developer outbox shows the code an enrollment sent.
 	pc := &protocol.Client{BaseURL: s.url, HTTP: c}
@@ -262,6 +267,10 @@ func TestServeFlagErrors(t *testing.T) {
 		{"serve", "--db", db, "--dev-outbox", "--addr", ":0"},
 		{"serve", "--db", db, "--dev-outbox-public"},
 		{"serve", "--db", db, "--public-url", "ftp://x"},
+		{"serve", "--db", db, "--max-failures", "101"},
+		{"serve", "--db", db, "--max-failures", "20", "--lockout", "21"},
+		{"serve", "--db", db, "--sends-phone-day", "0"},
+		{"serve", "--db", db, "--page-rate", "0"},
 	} {
 		r := runIbkey(t, "", nil, args...)
 		wantFailure(t, r, args)

@@ -95,7 +95,7 @@ func TestUsersPasswdEndToEnd(t *testing.T) {
 
 	// A user imported without a service: changed on this device only, and
 	// said so.
-	s.must("2468\n2468\n", "--vault", s.vault, "users", "import", "--name", "tok", "--suite", cliSuite, "--key", cliKey)
+	s.must("2468\n2468\n", "--vault", s.vault, "users", "import", "--name", "tok", "--suite", cliSuite, "--key", cliKey, "--accept-weak-key")
 	r := s.runResult("2468\n9173\n9173\n", "--vault", s.vault, "users", "passwd", "--user", "tok")
 	if r.code != 0 || r.stdout != "" || r.stderr != "ibkey: tok has no service to check the old PIN: changed on this device only\n" {
 		t.Fatalf("users passwd of an imported user: %+v", r)

@@ -25,7 +25,7 @@ import (
 
 func init() {
 	commands["serve"] = command{
-		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--ip-rate R] [--account-rate R]",
+		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--max-failures N] [--sends-user-hour N] [--sends-user-day N] [--sends-phone-hour N] [--sends-phone-day N] [--ip-rate R] [--account-rate R] [--page-rate R]",
 		cmdServe,
 	}
 }
@@ -36,10 +36,16 @@ func cmdServe(e *env, args []string) error {
 	dbPath := fs.String("db", "", "the SQLite database file")
 	keyFile := keyFileFlag(fs)
 	outbox := fs.String("outbox", "", "the JSON-lines file of SMS and voice messages (default: outbox.jsonl beside the database)")
-	lockout := fs.Int("lockout", 5, "consecutive failed responses that lock a user (1 to 100)")
-	lockFor := fs.Duration("lockout-time", 15*time.Minute, "how long a lock lasts")
+	lockout := fs.Int("lockout", 5, "consecutive failures (passwords, codes, responses, PIN proofs) that lock a user for --lockout-time (1 to --max-failures)")
+	lockFor := fs.Duration("lockout-time", 15*time.Minute, "how long a timed lock lasts")
+	maxFailures := fs.Int("max-failures", verifier.HardLockout, "consecutive failures that lock a user until ibkey admin unlock (1 to 100)")
+	sendsUserHour := fs.Int("sends-user-hour", 5, "SMS and voice codes per user per hour")
+	sendsUserDay := fs.Int("sends-user-day", 10, "SMS and voice codes per user per day")
+	sendsPhoneHour := fs.Int("sends-phone-hour", 5, "SMS and voice codes per phone number per hour")
+	sendsPhoneDay := fs.Int("sends-phone-day", 10, "SMS and voice codes per phone number per day")
 	ipRate := fs.Float64("ip-rate", 20, "requests per second per client address (burst: 3 seconds' worth)")
 	acctRate := fs.Float64("account-rate", 12, "password checks per minute per account (burst: 10)")
+	pageRate := fs.Float64("page-rate", 10, "Client Portal pages per second per client address (burst: 5 seconds' worth)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	publicURL := fs.String("public-url", "", "the service's URL in enrollment links (default: the scheme and host the browser used)")
@@ -65,11 +71,17 @@ func cmdServe(e *env, args []string) error {
 	if *devOutbox && !*devOutboxPublic && !loopbackAddr(*addr) {
 		return usagef("serve: --dev-outbox shows the activation codes: on the non-loopback address %s it needs --dev-outbox-public too", *addr)
 	}
-	if *lockout < 1 || *lockout > verifier.HardLockout {
-		return usagef("serve: --lockout must be 1 to %d", verifier.HardLockout)
+	if *maxFailures < 1 || *maxFailures > verifier.HardLockout {
+		return usagef("serve: --max-failures must be 1 to %d (NIST SP 800-63B allows at most 100)", verifier.HardLockout)
 	}
-	if *ipRate <= 0 || *acctRate <= 0 {
-		return usagef("serve: --ip-rate and --account-rate must be more than 0")
+	if *lockout < 1 || *lockout > *maxFailures {
+		return usagef("serve: --lockout must be 1 to --max-failures (%d)", *maxFailures)
+	}
+	if *sendsUserHour < 1 || *sendsUserDay < 1 || *sendsPhoneHour < 1 || *sendsPhoneDay < 1 {
+		return usagef("serve: --sends-user-hour, --sends-user-day, --sends-phone-hour and --sends-phone-day must be at least 1")
+	}
+	if *ipRate <= 0 || *acctRate <= 0 || *pageRate <= 0 {
+		return usagef("serve: --ip-rate, --account-rate and --page-rate must be more than 0")
 	}
 	secure := *tlsCert != ""
 	var tlsConf *tls.Config
@@ -100,13 +112,19 @@ func cmdServe(e *env, args []string) error {
 		Rand:    rand.Reader,
 		Gateway: portal.NewOutbox(*outbox),
 		Log:     log,
-		Limits:  verifier.Config{LockoutThreshold: *lockout, LockoutDuration: *lockFor},
-		Rate:    portal.RateLimit{PerIP: *ipRate, IPBurst: 3 * *ipRate, PerAccount: *acctRate / 60, AccountBurst: 10},
+		Limits: verifier.Config{
+			LockoutThreshold: *lockout, LockoutDuration: *lockFor, MaxFailures: *maxFailures,
+			SendsPerUserHour: *sendsUserHour, SendsPerUserDay: *sendsUserDay, SendsPerPhoneHour: *sendsPhoneHour, SendsPerPhoneDay: *sendsPhoneDay,
+		},
+		Rate: portal.RateLimit{PerIP: *ipRate, IPBurst: 3 * *ipRate, PerAccount: *acctRate / 60, AccountBurst: 10},
 	})
 	if err != nil {
 		return err
 	}
-	srv.MountWeb(web.Options{Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader}, *publicURL)
+	srv.MountWeb(web.Options{
+		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader,
+		PageRate: *pageRate, PageBurst: 5 * *pageRate,
+	}, *publicURL)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

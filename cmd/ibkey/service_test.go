@@ -428,6 +428,32 @@ func TestServiceEndToEnd(t *testing.T) {
 			t.Errorf("the log holds the %s", what)
 		}
 	}
+	// The audit log: one JSON object a line, alice's events, no secret.
+	audit := s.must("", "admin", "audit", "--db", s.db, "--user", "ALICE", "--since", "1h")
+	events := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(audit), "\n") {
+		var m map[string]string
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["username"] != "alice" || m["time"] == "" {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		events[m["event"]]++
+	}
+	for _, ev := range []string{"account.created", "code.sent", "device.confirmed", "login.approved", "login.denied", "login.failed", "account.locked", "account.unlocked", "temp_password.issued", "temp_password.delivered", "password.changed", "device.retired"} {
+		if events[ev] == 0 {
+			t.Errorf("no %s in the audit log: %v", ev, events)
+		}
+	}
+	for what, v := range secrets {
+		if v != "" && strings.Contains(audit, v) {
+			t.Errorf("the audit log holds the %s", what)
+		}
+	}
+	if strings.Contains(audit, `"`+pin+`"`) { // as a value (ids may hold its digits)
+		t.Errorf("the audit log holds the PIN %s", pin)
+	}
+	if out := s.must("", "admin", "audit", "--db", s.db, "--since", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); out != "" {
+		t.Errorf("audit --since in an hour: %q", out)
+	}
 	// Nor the database's files: the secrets are sealed under the key file.
 	raw := map[string][]byte{}
 	for _, d := range ds {

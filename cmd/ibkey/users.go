@@ -18,7 +18,7 @@ import (
 
 func init() {
 	commands["users"] = command{
-		"users list | add --service URL --username U [--channel sms|voice] [--name NAME] [--card] | add --link LINK | import --name NAME --suite SUITE --key HEX [--gate pin|biometric|pin+biometric] | remove NAME | passwd --user NAME",
+		"users list | add --service URL --username U [--channel sms|voice] [--name NAME] [--card] | add --link LINK | import --name NAME --suite SUITE --key HEX [--gate pin|biometric|pin+biometric] [--accept-weak-key] | remove NAME | passwd --user NAME",
 		cmdUsers,
 	}
 	userCommands["add"] = usersAdd // enroll.go
@@ -124,6 +124,7 @@ func cmdUsersImport(e *env, args []string) error {
 	suiteText := fs.String("suite", "", "OCRA suite, such as OCRA-1:HOTP-SHA256-8:QN06")
 	keyHex := fs.String("key", "", "the key, in hexadecimal")
 	gate := fs.String("gate", string(vault.GatePIN), "pin, biometric or pin+biometric (a P suite is a card)")
+	acceptWeak := fs.Bool("accept-weak-key", false, "import a key that does not look random (too short, printable, repetitive): a copy of the vault then reveals the PIN offline")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -140,6 +141,9 @@ func cmdUsersImport(e *env, args []string) error {
 	key, err := parseKey(*keyHex)
 	if err != nil {
 		return err
+	}
+	if why := weakKey(key); why != "" && !*acceptWeak {
+		return fmt.Errorf("users import: the key does not look random: %s; with such a key a copy of the vault reveals its PIN offline (docs/SECURITY.md): use 16 or more random bytes, or --accept-weak-key to take the risk", why)
 	}
 	u := vault.NewUser{Name: *name, Suite: suite, Secret: key}
 	switch g := vault.Gate(*gate); {

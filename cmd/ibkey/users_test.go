@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,8 +113,8 @@ func TestVaultCLI(t *testing.T) {
 		if got := c.ok("", "users", "list"); got != nil {
 			t.Fatalf("fresh vault lists %q", got)
 		}
-		c.ok("2468\n2468\n", "users", "import", "--name", "alice", "--suite", cliSuite, "--key", cliKey)
-		c.ok("", "users", "import", "--name", "card", "--suite", cliCardSuite, "--key", cliKey) // a card asks no PIN
+		c.ok("2468\n2468\n", "users", "import", "--name", "alice", "--suite", cliSuite, "--key", cliKey, "--accept-weak-key")
+		c.ok("", "users", "import", "--name", "card", "--suite", cliCardSuite, "--key", cliKey, "--accept-weak-key") // a card asks no PIN
 		got := c.ok("", "users", "list")
 		want := []string{"alice\t\t\tpin", "card\t\t\tcard"}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -158,9 +160,9 @@ func TestVaultCLI(t *testing.T) {
 		t.Parallel()
 		c := newCLI(t)
 		c.fails("no such user", "", "dsc") // no card yet
-		c.ok("2468\n2468\n", "users", "import", "--name", "alice", "--suite", cliSuite, "--key", cliKey)
+		c.ok("2468\n2468\n", "users", "import", "--name", "alice", "--suite", cliSuite, "--key", cliKey, "--accept-weak-key")
 		imp := func(name, suite, key string) []string {
-			return []string{"users", "import", "--name", name, "--suite", suite, "--key", key}
+			return []string{"users", "import", "--name", name, "--suite", suite, "--key", key, "--accept-weak-key"}
 		}
 		c.fails("exists", "2468\n2468\n", imp("alice", cliSuite, cliKey)...)
 		c.fails("differ", "2468\n2469\n", imp("bob", cliSuite, cliKey)...)
@@ -169,9 +171,23 @@ func TestVaultCLI(t *testing.T) {
 		c.fails("no input", "", imp("bob", cliSuite, cliKey)...)
 		c.fails("hexadecimal", "2468\n2468\n", imp("bob", cliSuite, "xyz")...)
 		c.fails("invalid suite", "2468\n2468\n", imp("bob", "OCRA-2:nope", cliKey)...)
-		c.fails("name", "2468\n2468\n", "users", "import", "--suite", cliSuite, "--key", cliKey)
+		c.fails("name", "2468\n2468\n", "users", "import", "--suite", cliSuite, "--key", cliKey, "--accept-weak-key")
 		c.fails("name", "2468\n2468\n", imp("a\tb", cliSuite, cliKey)...)
 		c.fails("--gate", "", append(imp("bob", cliSuite, cliKey), "--gate", "face")...)
+		// A key that does not look random is refused, and says why, unless
+		// the person takes the risk.
+		for key, why := range map[string]string{
+			cliKey:                                     "every byte is printable ASCII",
+			"00112233445566778899aabbccddee":           "it is shorter than 16 bytes",
+			strings.Repeat("00ff", 16):                 "its bytes repeat too much",
+			"3132333435363738393031323334353637383930": "every byte is printable ASCII", // RFC 4226's
+		} {
+			c.fails("does not look random: "+why, "2468\n2468\n", "users", "import", "--name", "weak", "--suite", cliSuite, "--key", key)
+		}
+		c.fails("--accept-weak-key", "2468\n2468\n", "users", "import", "--name", "weak", "--suite", cliSuite, "--key", cliKey)
+		random := make([]byte, 32)
+		rand.Read(random)
+		c.ok("2468\n2468\n", "users", "import", "--name", "strong", "--suite", cliSuite, "--key", hex.EncodeToString(random))
 		c.fails("no such user", "2468\n", "respond", "--user", "nobody", "--challenge", "123456")
 		c.fails("format", "2468\n", "respond", "--user", "alice", "--challenge", "12ab56")
 		c.fails("too long", "2468\n", "respond", "--user", "alice", "--challenge", "1234567")
@@ -181,7 +197,7 @@ func TestVaultCLI(t *testing.T) {
 		c.fails("no such user", "", "users", "remove", "nobody")
 		c.fails("one NAME", "", "users", "remove")
 		c.fails("unknown subcommand", "", "users", "frob")
-		c.ok("", "users", "import", "--name", "card", "--suite", cliCardSuite, "--key", cliKey)
+		c.ok("", "users", "import", "--name", "card", "--suite", cliCardSuite, "--key", cliKey, "--accept-weak-key")
 		c.fails("no PIN", "", "dsc")
 		c.fails("no challenge", "1234\n", "dsc")
 		c.fails("format", "1234\nabcdef\n", "dsc")
@@ -191,7 +207,7 @@ func TestVaultCLI(t *testing.T) {
 	t.Run("damaged vault", func(t *testing.T) {
 		t.Parallel()
 		c := newCLI(t)
-		c.ok("2468\n2468\n", "users", "import", "--name", "alice", "--suite", cliSuite, "--key", cliKey)
+		c.ok("2468\n2468\n", "users", "import", "--name", "alice", "--suite", cliSuite, "--key", cliKey, "--accept-weak-key")
 		path := filepath.Join(c.vault, "vault.ibk")
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -201,7 +217,7 @@ func TestVaultCLI(t *testing.T) {
 		bad[len(bad)-1] ^= 1
 		os.WriteFile(path, bad, 0o600)
 		c.fails("damaged", "", "users", "list")
-		c.fails("damaged", "2468\n2468\n", "users", "import", "--name", "bob", "--suite", cliSuite, "--key", cliKey)
+		c.fails("damaged", "2468\n2468\n", "users", "import", "--name", "bob", "--suite", cliSuite, "--key", cliKey, "--accept-weak-key")
 		c.fails("damaged", "2468\n", "respond", "--user", "alice", "--challenge", "123456")
 		if got, _ := os.ReadFile(path); !bytes.Equal(got, bad) {
 			t.Fatal("the damaged file was changed")
@@ -227,4 +243,34 @@ func TestVaultCLI(t *testing.T) {
 			t.Fatal("IBKEY_VAULT not used: ", err)
 		}
 	})
+}
+
+func TestWeakKey(t *testing.T) {
+	for _, c := range []struct {
+		key  string
+		weak bool
+	}{
+		{cliKey, true},
+		{"3132333435363738393031323334353637383930", true},
+		{"000102030405060708090a0b0c0d0e", true},    // 15 bytes
+		{strings.Repeat("00", 32), true},            // one value
+		{strings.Repeat("deadbeef", 8), true},       // a 4-byte pattern
+		{"000102030405060708090a0b0c0d0e0f", false}, // distinct bytes: the simple estimate passes a counter
+		{"8f1b2e9d4c7a6035e1f2d3c4b5a69788", false},
+	} {
+		key, _ := hex.DecodeString(c.key)
+		if why := weakKey(key); (why != "") != c.weak {
+			t.Errorf("weakKey(%s) = %q, want weak %v", c.key, why, c.weak)
+		}
+	}
+	// Random keys of 16 and 32 bytes are never refused.
+	for _, n := range []int{16, 20, 32, 64} {
+		for range 2000 {
+			key := make([]byte, n)
+			rand.Read(key)
+			if why := weakKey(key); why != "" {
+				t.Fatalf("a random %d-byte key %x: %s", n, key, why)
+			}
+		}
+	}
 }

@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +30,7 @@ type browser struct {
 	t     *testing.T
 	ctx   context.Context
 	e     *env
+	base  string // the URL of the browser's server: e's handler, forms answered slowly
 	mu    sync.Mutex
 	probs []string // script errors and policy violations the page logged
 }
@@ -56,7 +60,7 @@ func newBrowser(t *testing.T, e *env) *browser {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	b := &browser{t: t, e: e}
+	b := &browser{t: t, e: e, base: slowPosts(t, e.srv.Config.Handler).URL}
 	entries := chromedp.Events(ctx, cdplog.EntryAdded)
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
 	// The first action starts the browser, bound to ctx, which has no
@@ -86,11 +90,28 @@ func newBrowser(t *testing.T, e *env) *browser {
 			b.problem("exception: " + ev.ExceptionDetails.Text)
 		}
 	}()
-	tctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancel3)
-	b.ctx = tctx
+	b.ctx = ctx
 	t.Cleanup(b.checkProblems)
 	return b
+}
+
+// postDelay is how long the browser's server takes to answer a form: a
+// loaded machine's, so that a step that reads the page too early (before
+// the page a submit asked for has replaced the old one) fails here as it
+// would there (it hung until the test's deadline, or read a node that was
+// gone: "No node with given id").
+const postDelay = 300 * time.Millisecond
+
+// slowPosts serves h, answering every form post postDelay late.
+func slowPosts(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			time.Sleep(postDelay)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func (b *browser) problem(s string) {
@@ -108,9 +129,39 @@ func (b *browser) checkProblems() {
 	}
 }
 
+// stepTimeout bounds each step of a test (an action, a query, a page
+// load), not the whole test: on a loaded machine a test of many steps is
+// slow, not failed, and a step that hangs still ends.
+const stepTimeout = 45 * time.Second
+
+func (b *browser) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, stepTimeout)
+}
+
+// do runs actions that stay on the page.
 func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// submit runs actions that end in a navigation (a form's button, a link)
+// and waits until the next page has loaded: the queries after it read the
+// new page, never nodes of the one it replaces ("No node with given id").
+// A navigation that another one cut short (net::ERR_ABORTED: the page's
+// script moved on by itself meanwhile, as it does when a login is
+// answered or expires) is not a failure: the next query waits for the
+// page that won.
+func (b *browser) submit(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	_, err := chromedp.RunResponse(ctx, actions...)
+	var le *chromedp.LoadError
+	if err != nil && !(errors.As(err, &le) && le.ErrorText == "net::ERR_ABORTED") {
 		b.t.Fatal(err)
 	}
 }
@@ -123,31 +174,48 @@ func (b *browser) text(id string) string {
 
 func (b *browser) location() string {
 	b.t.Helper()
-	return strings.TrimPrefix(query(b, chromedp.Location()), b.e.srv.URL)
+	return strings.TrimPrefix(query(b, chromedp.Location()), b.base)
 }
 
-// query runs a read-only action, again if the page navigated under it: a
-// click that submits a form can leave a query bound to the old page's
-// script context, which Chromium answers "Cannot find context with
-// specified id".
+// query runs a read-only action, again if the page navigated under it (a
+// page's script may move it on by itself): a query can stay bound to the
+// replaced page, which Chromium answers "Cannot find context with
+// specified id" or "No node with given id", or never answers at all. So
+// each try has a short deadline of its own, and the step a long one.
 func query[T any](b *browser, a chromedp.Action[T]) T {
 	b.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(stepTimeout)
 	for {
-		v, err := chromedp.Run(b.ctx, a)
+		ctx, cancel := context.WithTimeout(b.ctx, queryTry)
+		v, err := chromedp.Run(ctx, a)
+		cancel()
 		if err == nil {
 			return v
 		}
-		if !strings.Contains(err.Error(), "Cannot find context with specified id") || time.Now().After(deadline) {
+		stale := errors.Is(err, context.DeadlineExceeded) ||
+			strings.Contains(err.Error(), "Cannot find context with specified id") ||
+			strings.Contains(err.Error(), "No node with given id") ||
+			strings.Contains(err.Error(), "Could not find node with given id")
+		if !stale || time.Now().After(deadline) {
 			b.t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// queryTry bounds one try of a query.
+const queryTry = 5 * time.Second
+
+// wait waits for a condition of the page (an element visible or hidden),
+// as a query: again if the page changed under it.
+func (b *browser) wait(a chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	query(b, a)
+}
+
 func (b *browser) open(path string) {
 	b.t.Helper()
-	b.do(chromedp.Navigate(b.e.srv.URL + path))
+	b.do(chromedp.Navigate(b.base + path)) // waits for the page to load
 }
 
 // shot saves a screenshot of the whole page as docs/screenshots/portal-NAME.png
@@ -157,7 +225,9 @@ func (b *browser) shot(name string) {
 	if os.Getenv("IBKEY_SCREENSHOTS") != "1" {
 		return
 	}
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	ctx, cancel := b.step()
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -183,7 +253,7 @@ func (b *browser) desktop() {
 // submits it with the button id.
 func (b *browser) credentials(user, password, button string) {
 	b.t.Helper()
-	b.do(
+	b.submit(
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password),
@@ -204,7 +274,7 @@ func (b *browser) answer(key []byte, spoil bool) {
 	if spoil {
 		r = wrong(r)
 	}
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("response"), r[:4]+" "+r[4:]),
 		chromedp.Click(chromedp.ID("submit-response")),
 	)
@@ -224,10 +294,10 @@ func TestBrowserChallengeResponse(t *testing.T) {
 	e := newEnv(t, Options{DevOutbox: true})
 	b := newBrowser(t, e)
 	b.open("/login")
-	b.do(chromedp.WaitVisible(chromedp.ID("username")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("username")))
 	b.shot("login")
 	b.credentials("alice", alicePassword, "login")
-	b.do(chromedp.WaitVisible(chromedp.ID("challenge")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("challenge")))
 	b.shot("challenge")
 	b.answer(aliceKey, false)
 	if got := b.text("account-user"); got != "alice" {
@@ -239,7 +309,7 @@ func TestBrowserChallengeResponse(t *testing.T) {
 	b.shot("account")
 
 	// Logging out works from the header's form.
-	b.do(chromedp.Click(chromedp.CSS(".who button")))
+	b.submit(chromedp.Click(chromedp.CSS(".who button")))
 	if got := b.text("flash"); got != "You have logged out." {
 		t.Fatalf("flash %q", got)
 	}
@@ -257,7 +327,7 @@ func TestBrowserChallengeResponseNoScript(t *testing.T) {
 	b.open("/login")
 	b.credentials("bob", bobPassword, "login")
 	// The script did not run: the button it hides is there.
-	b.do(chromedp.WaitVisible(chromedp.ID("continue")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("continue")))
 	b.answer(bobKey, false)
 	if got := b.text("account-user"); got != "bob" {
 		t.Fatalf("logged in as %q", got)
@@ -272,7 +342,7 @@ func TestBrowserSeamless(t *testing.T) {
 	shown := b.text("number")
 	b.text("challenge") // both ways on one page
 	// The script runs: it hides the button for pages without script.
-	b.do(chromedp.WaitNotVisible(chromedp.ID("continue")))
+	b.wait(chromedp.WaitNotVisible(chromedp.ID("continue")))
 	b.shot("verify")
 	b.phone()
 	b.shot("verify-phone")
@@ -334,7 +404,7 @@ func TestBrowserExpired(t *testing.T) {
 	b.credentials("carol", carolPassword, "login")
 	c := strings.ReplaceAll(b.text("challenge"), " ", "")
 	e.clock.Advance(3*time.Minute + time.Second)
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("response"), respond(t, carolKey, c)),
 		chromedp.Click(chromedp.ID("submit-response")),
 	)
@@ -373,19 +443,19 @@ func TestBrowserStepUp(t *testing.T) {
 	e := newEnv(t, Options{})
 	b := newBrowser(t, e)
 	b.login("alice", alicePassword, aliceKey)
-	b.do(chromedp.Click(chromedp.ID("change-password")))
-	b.do(chromedp.WaitVisible(chromedp.ID("stepup")))
+	b.submit(chromedp.Click(chromedp.ID("change-password")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("stepup")))
 	if got := b.location(); got != "/stepup?for=password" {
 		t.Fatalf("at %q", got)
 	}
 	b.shot("stepup")
 	b.credentials("alice", alicePassword, "stepup")
-	b.do(chromedp.WaitVisible(chromedp.ID("challenge")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("challenge")))
 	b.shot("stepup-verify")
 	b.answer(aliceKey, false)
-	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("new")))
 	b.shot("password")
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
 		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new password"),
 		chromedp.Click(chromedp.ID("save-password")),
@@ -403,10 +473,10 @@ func TestBrowserEnrollment(t *testing.T) {
 	e := newEnv(t, Options{})
 	b := newBrowser(t, e)
 	b.login("alice", alicePassword, aliceKey)
-	b.do(chromedp.Click(chromedp.ID("add-device")))
+	b.submit(chromedp.Click(chromedp.ID("add-device")))
 	b.credentials("alice", alicePassword, "stepup")
 	b.answer(aliceKey, false)
-	b.do(chromedp.WaitVisible(chromedp.ID("qr")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("qr")))
 	enr := e.fake.enrollments()
 	if len(enr) != 1 {
 		t.Fatalf("enrollments %v", enr)
@@ -420,12 +490,9 @@ func TestBrowserEnrollment(t *testing.T) {
 	// The QR code loaded as an image (the CSP allows it, the endpoint
 	// serves it).
 	var w int
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(stepTimeout)
 	for time.Now().Before(deadline) {
-		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.getElementById("qr").naturalWidth`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := query(b, chromedp.Evaluate[int](`document.getElementById("qr").naturalWidth`))
 		if w = v; w > 0 {
 			break
 		}
@@ -444,10 +511,10 @@ func TestBrowserResendAndOutbox(t *testing.T) {
 	b := newBrowser(t, e)
 	e.fake.setEnrolling("dave")
 	b.open("/login")
-	b.do(chromedp.Click(chromedp.ID("resend-link")))
-	b.do(chromedp.WaitVisible(chromedp.ID("channel-voice")))
+	b.submit(chromedp.Click(chromedp.ID("resend-link")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("channel-voice")))
 	b.shot("resend")
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("username"), "dave"),
 		chromedp.SendKeys(chromedp.ID("password"), "dave's password"),
 		chromedp.Click(chromedp.ID("channel-voice")),
@@ -460,7 +527,7 @@ func TestBrowserResendAndOutbox(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Channel != ChannelVoice {
 		t.Fatalf("outbox %+v", msgs)
 	}
-	b.do(chromedp.Click(chromedp.CSS(`footer a[href="/outbox"]`)))
+	b.submit(chromedp.Click(chromedp.CSS(`footer a[href="/outbox"]`)))
 	if got := b.text("outbox"); !strings.Contains(got, msgs[0].Code) {
 		t.Fatalf("outbox page lacks the code %s:\n%s", msgs[0].Code, got)
 	}
@@ -476,17 +543,17 @@ func TestBrowserNewPassword(t *testing.T) {
 	b.open("/login")
 	b.credentials("alice", aliceTemp, "login")
 	b.answer(aliceKey, false)
-	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("new")))
 	if got := b.location(); got != "/login/new-password" {
 		t.Fatalf("at %q", got)
 	}
 	b.shot("new-password")
 	b.open("/account")
-	b.do(chromedp.WaitVisible(chromedp.ID("new")))
+	b.wait(chromedp.WaitVisible(chromedp.ID("new")))
 	if got := b.location(); got != "/login/new-password" {
 		t.Fatalf("the account page went to %q", got)
 	}
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
 		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new passw0rd"),
 		chromedp.Click(chromedp.ID("save-password")),
@@ -494,7 +561,7 @@ func TestBrowserNewPassword(t *testing.T) {
 	if got := b.text("error"); got != "The two passwords are not the same." {
 		t.Fatalf("error %q", got)
 	}
-	b.do(
+	b.submit(
 		chromedp.SendKeys(chromedp.ID("new"), "a brand new password"),
 		chromedp.SendKeys(chromedp.ID("confirm"), "a brand new password"),
 		chromedp.Click(chromedp.ID("save-password")),
@@ -507,5 +574,41 @@ func TestBrowserNewPassword(t *testing.T) {
 	}
 	if got := e.fake.password("alice"); got != "a brand new password" {
 		t.Fatalf("password %q", got)
+	}
+}
+
+// TestBrowserResponseWhilePolling: the person sends the response string of
+// a login that also offers the push, and the page's script polls while the
+// answer is on its way: the login is approved by then, but the script must
+// not submit the continue form over the answer (its old session is gone:
+// "Your session has expired").
+func TestBrowserResponseWhilePolling(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := newBrowser(t, e)
+	// The answer to the response is held back after it is made (the
+	// login approved, the session rotated), long enough for the script to
+	// poll.
+	held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/login/verify" {
+			e.srv.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, r)
+		time.Sleep(2500 * time.Millisecond)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(held.Close)
+	b.base = held.URL
+	b.open("/login")
+	b.credentials("bob", bobPassword, "login")
+	b.wait(chromedp.WaitNotVisible(chromedp.ID("continue"))) // the script runs
+	b.answer(bobKey, false)
+	if got := b.text("account-user"); got != "bob" {
+		t.Fatalf("after the response: %q", got)
 	}
 }

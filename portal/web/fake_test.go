@@ -94,10 +94,18 @@ func newFake(now func() time.Time) *Fake {
 func (f *Fake) AddUser(name, password string, key []byte, push bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.users[strings.ToLower(name)] = &fakeUser{name: name, password: password, phone: "+15555550100", key: key, push: push}
+	f.users[name] = &fakeUser{name: name, password: password, phone: "+15555550100", key: key, push: push}
 }
 
-func (f *Fake) user(name string) *fakeUser { return f.users[strings.ToLower(name)] }
+// user finds an account by its exact name, else by its name in lower case.
+// Like a service whose usernames tell case apart, it keeps "Alice" and
+// "alice" apart when both were added.
+func (f *Fake) user(name string) *fakeUser {
+	if u := f.users[name]; u != nil {
+		return u
+	}
+	return f.users[strings.ToLower(name)]
+}
 
 func (f *Fake) randomDigits(n int) string {
 	var b [8]byte

@@ -197,7 +197,7 @@ func TestTempPasswordTooLate(t *testing.T) {
 	// Logging out is allowed and ends it.
 	wantRedirect(t, e.loginTemp(), "/login/new-password")
 	e.get("/login/new-password")
-	wantRedirect(t, e.post("/logout", nil), "/login")
+	wantRedirect(t, e.post("/logout", nil), "/login?out")
 	wantRedirect(t, e.get("/account"), "/login")
 	wantStatus(t, e.get("/login"), http.StatusOK)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/skip2/go-qrcode"
+
+	"ibkey/authcore/protocol"
 )
 
 // Limits on what a form may carry; longer values are refused before the
@@ -35,7 +37,11 @@ func (h *handler) loginPage(q *request) {
 		http.Redirect(q.w, q.r, "/account", http.StatusSeeOther)
 		return
 	}
-	h.render(q, http.StatusOK, "login", view{Title: "Log in"})
+	v := view{Title: "Log in"}
+	if q.r.URL.Query().Has("out") {
+		v.Flash = &flash{Text: "You have logged out."}
+	}
+	h.render(q, http.StatusOK, "login", v)
 }
 
 func (h *handler) loginSubmit(q *request) {
@@ -259,7 +265,7 @@ func (h *handler) verifyContinue(q *request) {
 func (h *handler) approved(q *request, p *pendingLogin, mustChange bool) {
 	now := h.now()
 	q.s.pending = nil
-	if p.Purpose != PurposeLogin && !strings.EqualFold(p.Username, q.s.user) {
+	if p.Purpose != PurposeLogin && p.Username != q.s.user {
 		h.fault(q.w, q.r, fmt.Errorf("web: step-up for %q in the session of %q", p.Username, q.s.user))
 		return
 	}
@@ -334,17 +340,12 @@ func (h *handler) account(q *request) {
 	h.render(q, http.StatusOK, "account", view{Title: "Your account"})
 }
 
+// logout ends the session; the login page says so without a session of
+// its own.
 func (h *handler) logout(q *request) {
 	h.sessions.remove(q.s)
-	s, id, err := h.sessions.create(h.now())
-	if err != nil {
-		h.clearCookie(q.w)
-		http.Redirect(q.w, q.r, "/login", http.StatusSeeOther)
-		return
-	}
-	h.setCookie(q.w, id)
-	q.s = s
-	h.redirect(q, "/login", &flash{Text: "You have logged out."})
+	h.clearCookie(q.w)
+	http.Redirect(q.w, q.r, "/login?out", http.StatusSeeOther)
 }
 
 // --- step-up ---
@@ -390,7 +391,9 @@ func (h *handler) stepUpSubmit(q *request) {
 		again(http.StatusBadRequest, "Enter your username and your password.")
 		return
 	}
-	if !strings.EqualFold(username, q.s.user) {
+	// One form of a username (protocol.CanonicalUsername), compared
+	// exactly: "Alice" is alice, and nobody else.
+	if canon, ok := protocol.CanonicalUsername(username); !ok || canon != q.s.user {
 		again(http.StatusForbidden, "Enter the username you are logged in with.")
 		return
 	}
@@ -403,8 +406,9 @@ func (h *handler) stepUpSubmit(q *request) {
 		h.startFailed(q, err, again)
 		return
 	}
-	if !strings.EqualFold(l.Username, q.s.user) {
-		h.fault(q.w, q.r, fmt.Errorf("web: step-up login for %q in the session of %q", l.Username, q.s.user))
+	if l.Username != q.s.user {
+		h.log.Warn("web: step-up for another account", "account", l.Username, "session", q.s.user)
+		again(http.StatusForbidden, "Enter the username you are logged in with.")
 		return
 	}
 	q.s.pending = &pendingLogin{Login: l, Purpose: p}
@@ -626,7 +630,16 @@ func (h *handler) deviceQR(q *request) {
 // --- "Didn't receive a security code?" ---
 
 func (h *handler) resendPage(q *request) {
-	h.render(q, http.StatusOK, "resend", view{Title: "Didn't receive a security code?", Username: q.s.user, Channel: ChannelSMS})
+	v := view{Title: "Didn't receive a security code?", Username: q.s.user, Channel: ChannelSMS}
+	// After a resend: the good news comes in the address, so that an
+	// anonymous visitor needs no session for it.
+	switch Channel(q.r.URL.Query().Get("sent")) {
+	case ChannelSMS:
+		v.Flash = &flash{Text: "A new code is on its way by SMS to the phone number on file."}
+	case ChannelVoice:
+		v.Flash = &flash{Text: "A new code is on its way by a voice call to the phone number on file."}
+	}
+	h.render(q, http.StatusOK, "resend", v)
 }
 
 func (h *handler) resendSubmit(q *request) {
@@ -652,11 +665,7 @@ func (h *handler) resendSubmit(q *request) {
 	err := h.b.ResendCode(q.r.Context(), username, password, ch)
 	switch {
 	case err == nil:
-		how := "by SMS"
-		if ch == ChannelVoice {
-			how = "by a voice call"
-		}
-		h.redirect(q, "/resend", &flash{Text: "A new code is on its way " + how + " to the phone number on file."})
+		h.redirect(q, "/resend?sent="+string(ch), nil)
 	case errors.Is(err, ErrBadCredentials):
 		again(http.StatusUnauthorized, "Wrong username or password.")
 	case errors.Is(err, ErrNoEnrollment):

@@ -55,7 +55,9 @@ type flash struct {
 }
 
 // sessionStore keeps sessions in memory, keyed by the SHA-256 of their ids,
-// with an idle and an absolute expiry and a cap on their number.
+// with an idle and an absolute expiry and a cap on the number of each kind
+// (logged in, or a login under way). A visitor who has not passed a
+// password has none.
 type sessionStore struct {
 	mu        sync.Mutex
 	m         map[[sha256.Size]byte]session
@@ -103,41 +105,40 @@ func (s *sessionStore) get(id string, now time.Time) (session, bool) {
 	return v, true
 }
 
-// create makes a new anonymous session and returns it with its cookie id.
-func (s *sessionStore) create(now time.Time) (session, string, error) {
-	id, err := randomToken(s.rand)
-	if err != nil {
-		return session{}, "", err
-	}
-	csrf, err := randomToken(s.rand)
-	if err != nil {
-		return session{}, "", err
-	}
-	v := session{key: sha256.Sum256([]byte(id)), csrf: csrf, created: now, seen: now}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.makeRoom(now)
-	s.m[v.key] = v
-	return v, id, nil
-}
+// loggedIn reports whether v is a logged-in session (or one choosing a new
+// password after its login): the kind the store caps apart from sessions
+// of a login under way.
+func (v session) loggedIn() bool { return v.user != "" || v.forced != nil }
 
 // makeRoom drops expired sessions now and then, and the least recently
-// seen one when the store is full.
-func (s *sessionStore) makeRoom(now time.Time) {
-	if len(s.m) >= s.limit || now.Sub(s.lastSweep) > time.Minute {
+// seen one of v's kind when that kind is at its cap: a flood of logins
+// under way never evicts a logged-in session, nor the other way round.
+func (s *sessionStore) makeRoom(now time.Time, loggedIn bool) {
+	count := func() int {
+		n := 0
+		for _, v := range s.m {
+			if v.loggedIn() == loggedIn {
+				n++
+			}
+		}
+		return n
+	}
+	n := count()
+	if n >= s.limit || now.Sub(s.lastSweep) > time.Minute {
 		s.lastSweep = now
 		for k, v := range s.m {
 			if !s.live(v, now) {
 				delete(s.m, k)
 			}
 		}
+		n = count()
 	}
-	for len(s.m) >= s.limit {
+	for ; n >= s.limit; n-- {
 		var oldest [sha256.Size]byte
 		first := true
 		var seen time.Time
 		for k, v := range s.m {
-			if first || v.seen.Before(seen) {
+			if v.loggedIn() == loggedIn && (first || v.seen.Before(seen)) {
 				oldest, seen, first = k, v.seen, false
 			}
 		}
@@ -156,7 +157,8 @@ func (s *sessionStore) save(v session) {
 }
 
 // rotate moves v to a new id and a new CSRF token, dropping the old id, and
-// returns the new session and cookie id.
+// returns the new session and cookie id. It is also how a session is made:
+// v may be one the store does not hold yet.
 func (s *sessionStore) rotate(v session, now time.Time) (session, string, error) {
 	id, err := randomToken(s.rand)
 	if err != nil {
@@ -171,7 +173,7 @@ func (s *sessionStore) rotate(v session, now time.Time) (session, string, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m, old)
-	s.makeRoom(now)
+	s.makeRoom(now, v.loggedIn())
 	s.m[v.key] = v
 	return v, id, nil
 }

@@ -2,10 +2,14 @@ package web
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -15,6 +19,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"ibkey/internal/ratelimit"
 )
 
 //go:embed templates/*.html
@@ -45,10 +51,22 @@ type Options struct {
 
 	// SessionIdle ends a session unused for this long (default 15 minutes);
 	// SessionMax ends any session this long after it began or after login
-	// (default 8 hours); MaxSessions caps the sessions kept (default 10000).
+	// (default 8 hours). MaxSessions caps the sessions kept of each kind
+	// (default 10000): logged-in sessions (or choosing a new password) and
+	// sessions of a login under way are capped apart, so that neither
+	// evicts the other. Visitors who have not passed a password have no
+	// session at all.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
 	MaxSessions int
+	// PageRate and PageBurst limit the pages (the static files aside) per
+	// client address: PageRate requests a second (default 10), in bursts
+	// of PageBurst (default 50). Over it a page is 429.
+	PageRate  float64
+	PageBurst float64
+	// OnRateLimit, when set, is told of a client address over PageRate, at
+	// most once a minute per address (the service audits it).
+	OnRateLimit func(ip string)
 	// StepUp is how long a re-verification allows its task (default 5 minutes).
 	StepUp time.Duration
 }
@@ -73,7 +91,13 @@ type handler struct {
 	static   http.Handler
 	mux      *http.ServeMux
 	log      *slog.Logger
-	cookie   string
+	cookie   string // the session cookie's name
+	anon     string // the name of an anonymous visitor's CSRF cookie
+	// csrfKey signs the CSRF tokens of anonymous visitors: a token is
+	// HMAC(csrfKey, the nonce in their cookie), so that the login form
+	// needs no state at the portal.
+	csrfKey   []byte
+	pageLimit *ratelimit.Limiter
 }
 
 // New returns the Client Portal pages on b. Mount it at the root of the
@@ -118,17 +142,31 @@ func New(b Backend, opt Options) http.Handler {
 	if opt.StepUp <= 0 {
 		opt.StepUp = 5 * time.Minute
 	}
+	if opt.PageRate <= 0 {
+		opt.PageRate = 10
+	}
+	if opt.PageBurst <= 0 {
+		opt.PageBurst = 50
+	}
+	csrfKey := make([]byte, 32)
+	if _, err := io.ReadFull(opt.Rand, csrfKey); err != nil {
+		panic(fmt.Sprintf("web: random: %v", err)) // crypto/rand does not fail
+	}
 	h := &handler{
-		b:        b,
-		opt:      opt,
-		now:      opt.Clock,
-		sessions: newSessionStore(opt.Rand, opt.SessionIdle, opt.SessionMax, opt.MaxSessions),
-		pages:    parsePages(),
-		log:      opt.Log,
-		cookie:   "ibkey_session",
+		b:         b,
+		opt:       opt,
+		now:       opt.Clock,
+		sessions:  newSessionStore(opt.Rand, opt.SessionIdle, opt.SessionMax, opt.MaxSessions),
+		pages:     parsePages(),
+		log:       opt.Log,
+		cookie:    "ibkey_session",
+		anon:      "ibkey_csrf",
+		csrfKey:   csrfKey,
+		pageLimit: ratelimit.New(opt.PageRate, opt.PageBurst, false),
 	}
 	if opt.Secure {
 		h.cookie = "__Host-ibkey_session"
+		h.anon = "__Host-ibkey_csrf"
 	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -196,30 +234,84 @@ type request struct {
 	w http.ResponseWriter
 	r *http.Request
 	s session
+	// anon says that s is not kept at the portal: a visitor with no
+	// session, whose CSRF token is signed into a cookie. It is kept (see
+	// redirect) only once there is something to keep, after a password.
+	anon bool
 }
 
-// page loads the session of a GET request, starting one when there is none
-// so that the page's forms have a CSRF token.
+// limited refuses a request over the per-address page rate, and reports
+// whether it did.
+func (h *handler) limited(w http.ResponseWriter, r *http.Request) bool {
+	ip := clientIP(r)
+	ok, report := h.pageLimit.Take(ip, h.now())
+	if ok {
+		return false
+	}
+	if report && h.opt.OnRateLimit != nil {
+		h.opt.OnRateLimit(ip)
+	}
+	w.Header().Set("Retry-After", "10")
+	h.problem(w, r, http.StatusTooManyRequests, "Too many requests", "This address asked for too many pages at once. Wait a few seconds, then try again.")
+	return true
+}
+
+// session loads r's live session.
+func (h *handler) session(r *http.Request, now time.Time) (session, bool) {
+	c, err := r.Cookie(h.cookie)
+	if err != nil {
+		return session{}, false
+	}
+	return h.sessions.get(c.Value, now)
+}
+
+// anonToken is the CSRF token of an anonymous visitor: the HMAC of the
+// nonce in their CSRF cookie. With set, a visitor without a good cookie
+// gets a new nonce; else ok is false for them.
+func (h *handler) anonToken(w http.ResponseWriter, r *http.Request, set bool) (token string, ok bool) {
+	var nonce []byte
+	if c, err := r.Cookie(h.anon); err == nil && len(c.Value) == 43 {
+		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(b) == 32 {
+			nonce = b
+		}
+	}
+	if nonce == nil {
+		if !set {
+			return "", false
+		}
+		nonce = make([]byte, 32)
+		if _, err := io.ReadFull(h.opt.Rand, nonce); err != nil {
+			return "", false
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name: h.anon, Value: base64.RawURLEncoding.EncodeToString(nonce), Path: "/",
+			HttpOnly: true, Secure: h.opt.Secure, SameSite: http.SameSiteStrictMode,
+		})
+	}
+	m := hmac.New(sha256.New, h.csrfKey)
+	m.Write([]byte("ibkey-csrf-v1"))
+	m.Write(nonce)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), true
+}
+
+// page loads the session of a GET request. A visitor without one gets no
+// session, only a signed CSRF token for the page's forms.
 func (h *handler) page(fn func(*request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		now := h.now()
-		var s session
-		ok := false
-		if c, err := r.Cookie(h.cookie); err == nil {
-			s, ok = h.sessions.get(c.Value, now)
+		if h.limited(w, r) {
+			return
 		}
+		s, ok := h.session(r, h.now())
+		q := &request{w: w, r: r, s: s, anon: !ok}
 		if !ok {
-			var id string
-			var err error
-			s, id, err = h.sessions.create(now)
-			if err != nil {
-				h.fault(w, r, err)
+			token, ok := h.anonToken(w, r, true)
+			if !ok {
+				h.fault(w, r, errors.New("web: no CSRF nonce"))
 				return
 			}
-			h.setCookie(w, id)
+			q.s = session{csrf: token}
 		}
-		q := &request{w: w, r: r, s: s}
 		if h.mustChange(q) {
 			return
 		}
@@ -246,10 +338,14 @@ func (h *handler) form(fn func(*request)) http.HandlerFunc {
 			h.problem(w, r, http.StatusForbidden, "Refused", "The form did not come from this site.")
 			return
 		}
-		var s session
-		ok := false
-		if c, err := r.Cookie(h.cookie); err == nil {
-			s, ok = h.sessions.get(c.Value, h.now())
+		if h.limited(w, r) {
+			return
+		}
+		s, ok := h.session(r, h.now())
+		anon := !ok
+		if anon {
+			s = session{}
+			s.csrf, ok = h.anonToken(w, r, false)
 		}
 		token := r.PostForm.Get("csrf")
 		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.csrf)) != 1 {
@@ -257,7 +353,7 @@ func (h *handler) form(fn func(*request)) http.HandlerFunc {
 				"The page was open too long or came from elsewhere. Go back to the login page and start again.")
 			return
 		}
-		q := &request{w: w, r: r, s: s}
+		q := &request{w: w, r: r, s: s, anon: anon}
 		if h.mustChange(q) {
 			return
 		}
@@ -425,12 +521,26 @@ func (h *handler) fault(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // redirect saves the session and sends the browser to path, with a flash
-// message for the next page when f is not nil.
+// message for the next page when f is not nil. An anonymous visitor's
+// session is kept from here on when it holds something (a login under
+// way, after its password): it gets an id and a CSRF token of its own.
 func (h *handler) redirect(q *request, path string, f *flash) {
 	if f != nil {
 		q.s.flash = f
 	}
-	h.sessions.save(q.s)
+	if q.anon {
+		if q.s.pending != nil || q.s.forced != nil || q.s.flash != nil {
+			s, id, err := h.sessions.rotate(q.s, h.now())
+			if err != nil {
+				h.fault(q.w, q.r, err)
+				return
+			}
+			h.setCookie(q.w, id)
+			q.s, q.anon = s, false
+		}
+	} else {
+		h.sessions.save(q.s)
+	}
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
 }
 

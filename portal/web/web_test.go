@@ -261,31 +261,37 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestCookieFlags: the login page sets only the anonymous CSRF cookie; a
+// login sets the session cookie. Both are HttpOnly, SameSite=Strict, and
+// under TLS Secure with the __Host- prefix.
 func TestCookieFlags(t *testing.T) {
-	t.Run("http", func(t *testing.T) {
-		e := newEnv(t, Options{})
-		r := e.get("/login")
+	check := func(t *testing.T, r response, name string, secure bool) {
+		t.Helper()
 		if len(r.cookies) != 1 {
-			t.Fatalf("cookies %v", r.cookies)
+			t.Fatalf("cookies %v, want %s", r.cookies, name)
 		}
 		c := r.cookies[0]
-		if c.Name != "ibkey_session" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/" {
+		if c.Name != name || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure != secure || c.Path != "/" || c.Domain != "" {
 			t.Errorf("cookie %+v", c)
 		}
+	}
+	login := func(e *env) response {
+		e.get("/login")
+		return e.post("/login", url.Values{"username": {"alice"}, "password": {alicePassword}})
+	}
+	t.Run("http", func(t *testing.T) {
+		e := newEnv(t, Options{})
+		check(t, e.get("/login"), "ibkey_csrf", false)
+		check(t, login(e), "ibkey_session", false)
 	})
 	t.Run("tls", func(t *testing.T) {
 		e := newEnv(t, Options{Secure: true})
 		r := e.get("/login")
-		if len(r.cookies) != 1 {
-			t.Fatalf("cookies %v", r.cookies)
-		}
-		c := r.cookies[0]
-		if c.Name != "__Host-ibkey_session" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || !c.Secure || c.Path != "/" || c.Domain != "" {
-			t.Errorf("cookie %+v", c)
-		}
+		check(t, r, "__Host-ibkey_csrf", true)
 		if got := r.header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
 			t.Errorf("HSTS %q", got)
 		}
+		check(t, login(e), "__Host-ibkey_session", true)
 		// The whole login works under TLS too.
 		e.login("alice", alicePassword, aliceKey)
 	})
@@ -391,9 +397,9 @@ func TestLoginChallengeResponse(t *testing.T) {
 	wantRedirect(t, e.post("/login/verify", url.Values{"response": {resp}}), "/account")
 
 	// Logging out ends the session.
-	wantRedirect(t, e.post("/logout", nil), "/login")
+	wantRedirect(t, e.post("/logout", nil), "/login?out")
 	wantRedirect(t, e.get("/account"), "/login")
-	wantBody(t, e.get("/login"), "You have logged out.")
+	wantBody(t, e.get("/login?out"), "You have logged out.")
 }
 
 func TestAccountNeedsLogin(t *testing.T) {
@@ -684,8 +690,8 @@ func TestResend(t *testing.T) {
 	}
 	e.fake.setEnrolling("dave")
 	r := e.post("/resend", url.Values{"username": {"dave"}, "password": {"dave's password"}, "channel": {"voice"}})
-	wantRedirect(t, r, "/resend")
-	wantBody(t, e.get("/resend"), "A new code is on its way by a voice call")
+	wantRedirect(t, r, "/resend?sent=voice")
+	wantBody(t, e.get("/resend?sent=voice"), "A new code is on its way by a voice call")
 	msgs, _ := e.fake.Outbox(t.Context())
 	if len(msgs) != 1 || msgs[0].Channel != ChannelVoice || msgs[0].Username != "dave" {
 		t.Fatalf("outbox %+v", msgs)
@@ -753,22 +759,38 @@ func TestSessionExpiry(t *testing.T) {
 	wantStatus(t, e.post("/logout", nil), http.StatusForbidden)
 }
 
+// TestSessionStoreCap: each kind of session (logged in; a login under way)
+// has its cap, and the least recently seen of that kind goes first.
 func TestSessionStoreCap(t *testing.T) {
 	clock := newFakeClock()
 	s := newSessionStore(rand.Reader, time.Hour, time.Hour, 3)
+	var in []string
+	for range 2 {
+		_, id, err := s.rotate(session{user: "alice"}, clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, id)
+		clock.Advance(time.Second)
+	}
 	var ids []string
 	for range 5 {
-		_, id, err := s.create(clock.Now())
+		_, id, err := s.rotate(session{pending: &pendingLogin{}}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 		clock.Advance(time.Second)
 	}
-	if n := s.len(); n != 3 {
-		t.Fatalf("%d sessions kept, want 3", n)
+	if n := s.len(); n != 5 {
+		t.Fatalf("%d sessions kept, want 2 + 3", n)
 	}
-	if _, ok := s.get(ids[0], clock.Now()); ok {
+	for _, id := range in {
+		if _, ok := s.get(id, clock.Now()); !ok {
+			t.Error("logins under way evicted a logged-in session")
+		}
+	}
+	if _, ok := s.get(ids[1], clock.Now()); ok {
 		t.Error("the oldest session survived")
 	}
 	if _, ok := s.get(ids[4], clock.Now()); !ok {
@@ -788,4 +810,27 @@ func TestGroup(t *testing.T) {
 			t.Errorf("group(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestStepUpOtherCase: a backend that keeps "Alice" apart from "alice"
+// (as the service did) must not let alice's session step up as "Alice",
+// with Alice's password and device.
+func TestStepUpOtherCase(t *testing.T) {
+	e := newEnv(t, Options{})
+	malloryKey := []byte("mallory's 32-byte OCRA secret...")
+	e.fake.AddUser("Alice", "mallory's password", malloryKey, false)
+	e.login("alice", alicePassword, aliceKey)
+	e.get("/stepup?for=password")
+	r := e.post("/stepup", url.Values{"for": {"password"}, "username": {"Alice"}, "password": {"mallory's password"}})
+	wantStatus(t, r, http.StatusForbidden)
+	wantBody(t, r, "Enter the username you are logged in with.")
+	if page := e.get("/login/verify"); page.status == http.StatusOK && strings.Contains(page.body, "Confirm it's you") {
+		r := e.post("/login/verify", url.Values{"response": {respond(t, malloryKey, challenge(t, page))}})
+		t.Fatalf("the step-up as Alice went on to its challenge; its response: %d %s", r.status, r.location)
+	}
+	wantRedirect(t, e.get("/password"), "/stepup?for=password")
+	// alice's own step-up, typed in another case, is hers.
+	e.get("/stepup?for=password")
+	r = e.post("/stepup", url.Values{"for": {"password"}, "username": {"ALICE"}, "password": {alicePassword}})
+	wantRedirect(t, r, "/login/verify")
 }

@@ -14,6 +14,15 @@
   form.hidden = true;
   var delay = 1000;
   var done = false;
+  // Once the person sends the response string, that form decides: a poll
+  // that saw the login approved meanwhile must not submit the continue
+  // form over the response's own answer (which holds the new session).
+  var respond = document.querySelector("#cr form");
+  if (respond) {
+    respond.addEventListener("submit", function () {
+      done = true;
+    });
+  }
   function next(ms) {
     if (!done) {
       window.setTimeout(tick, ms);
@@ -28,6 +37,9 @@
         return r.json();
       })
       .then(function (s) {
+        if (done) {
+          return;
+        }
         if (s.status === "pending") {
           next(delay);
           return;
