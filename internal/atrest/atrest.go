@@ -43,7 +43,7 @@ const Version = 0x01
 const KeySize = 32
 
 // MaxPlaintext caps what one value may hold.
-const MaxPlaintext = 1024
+const MaxPlaintext = 16 << 10
 
 // Overhead is what sealing adds to a plaintext.
 const Overhead = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
