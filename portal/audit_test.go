@@ -14,6 +14,8 @@ import (
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 	"ibkey/portal/web"
 )
 
@@ -24,7 +26,7 @@ import (
 // a rate limit) and finds each event in the audit log exactly once, in
 // order, and no secret in the log's table or its JSON lines.
 func TestAuditWholeFlow(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Limits.LockoutThreshold = 2 })
+	h := newHarness(t, func(c *core.Config) { c.Limits.LockoutThreshold = 2 })
 	h.srv.MountWeb(web.Options{}, "")
 	ctx := context.Background()
 	secrets := map[string]string{}
@@ -34,7 +36,7 @@ func TestAuditWholeFlow(t *testing.T) {
 	var want []string
 	expect := func(events ...string) { want = append(want, events...) }
 
-	if _, err := CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "alice", "+15550001234", password, fastArgon); err != nil {
+	if _, err := core.CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "alice", "+15550001234", password, fastArgon); err != nil {
 		t.Fatal(err)
 	}
 	expect("account.created alice created")
@@ -105,7 +107,7 @@ func TestAuditWholeFlow(t *testing.T) {
 		expect("login.started alice challenge issued", "login.failed alice wrong response")
 	}
 	expect(fmt.Sprintf("account.locked alice until %s", h.clock.Now().Add(15*time.Minute).UTC().Format(time.RFC3339)))
-	if err := UnlockAccount(ctx, h.store, h.clock.Now(), "alice"); err != nil {
+	if err := core.UnlockAccount(ctx, h.store, h.clock.Now(), "alice"); err != nil {
 		t.Fatal(err)
 	}
 	expect("account.unlocked alice unlocked")
@@ -131,7 +133,7 @@ func TestAuditWholeFlow(t *testing.T) {
 	expect("stepup.started alice challenge issued", "stepup.approved alice approved", "password.changed alice changed")
 
 	// A temporary password: issued, read from the inbox, changed at login.
-	if _, err := IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "alice", fastArgon); err != nil {
+	if _, err := core.IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "alice", fastArgon); err != nil {
 		t.Fatal(err)
 	}
 	expect("temp_password.issued alice sealed to the device")
@@ -162,13 +164,13 @@ func TestAuditWholeFlow(t *testing.T) {
 	// The log: each event once, in order.
 	var got []string
 	var out bytes.Buffer
-	jh := AuditHandler(&out)
-	err = ReadAudit(ctx, h.store, AuditFilter{}, func(e AuditEvent) error {
+	jh := core.AuditHandler(&out)
+	err = core.ReadAudit(ctx, h.store, store.AuditFilter{}, func(e store.AuditEvent) error {
 		got = append(got, strings.Join(strings.Fields(e.Event+" "+e.Username+" "+e.Outcome), " "))
 		if e.Time.IsZero() {
 			t.Errorf("%s without a time", e.Event)
 		}
-		return LogAudit(ctx, jh, e)
+		return core.LogAudit(ctx, jh, e)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -213,22 +215,9 @@ func TestAuditWholeFlow(t *testing.T) {
 	}
 	forms["device secret"] = d.secret
 	forms["channel token"] = d.token
-	forms["service key"] = h.srv.key.Seed()
-	rows, err := h.store.(*sqliteStore).db.Query("SELECT id, time, event, username, device, ip, outcome, detail FROM audit")
-	if err != nil {
-		t.Fatal(err)
-	}
+	forms["service key"] = h.svc.PrivateKeySeed()
 	var table bytes.Buffer
-	for rows.Next() {
-		var cols [8]any
-		ptrs := make([]any, len(cols))
-		for i := range cols {
-			ptrs[i] = &cols[i]
-		}
-		rows.Scan(ptrs...)
-		fmt.Fprintln(&table, cols[:]...)
-	}
-	rows.Close()
+	table.Write(rawDump(t, h.store, "SELECT id, time, event, username, device, ip, outcome, detail FROM audit"))
 	for what, v := range forms {
 		for form, b := range secretForms(v) {
 			if bytes.Contains(table.Bytes(), b) {
@@ -241,12 +230,12 @@ func TestAuditWholeFlow(t *testing.T) {
 	}
 	// --user and --since select.
 	var n int
-	ReadAudit(ctx, h.store, AuditFilter{Username: "alice", Since: h.clock.Now()}, func(AuditEvent) error { n++; return nil })
+	core.ReadAudit(ctx, h.store, store.AuditFilter{Username: "alice", Since: h.clock.Now()}, func(store.AuditEvent) error { n++; return nil })
 	if n != len(got)-1 { // all but the unknown user's
 		t.Errorf("alice's records: %d of %d", n, len(got))
 	}
 	n = 0
-	ReadAudit(ctx, h.store, AuditFilter{Since: h.clock.Now().Add(time.Second)}, func(AuditEvent) error { n++; return nil })
+	core.ReadAudit(ctx, h.store, store.AuditFilter{Since: h.clock.Now().Add(time.Second)}, func(store.AuditEvent) error { n++; return nil })
 	if n != 0 {
 		t.Errorf("%d records after now", n)
 	}

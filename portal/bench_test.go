@@ -17,15 +17,17 @@ import (
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 )
 
-func benchHarness(b *testing.B, argon Argon2Params) (*harness, *device) {
-	h := newHarness(b, func(c *Config) {
+func benchHarness(b *testing.B, argon core.Argon2Params) (*harness, *device) {
+	h := newHarness(b, func(c *core.Config) {
 		c.Argon2 = argon
 		c.Limits.MaxOutstanding = 1 << 30
 		c.Log = discardLog()
 	})
-	if _, err := CreateAccount(context.Background(), h.store, rand.Reader, h.clock.Now(), "bench", "+15550001234", "password1", argon); err != nil {
+	if _, err := core.CreateAccount(context.Background(), h.store, rand.Reader, h.clock.Now(), "bench", "+15550001234", "password1", argon); err != nil {
 		b.Fatal(err)
 	}
 	return h, h.enroll("bench", "password1")
@@ -36,11 +38,11 @@ func benchHarness(b *testing.B, argon Argon2Params) (*harness, *device) {
 func prepare(b *testing.B, h *harness, d *device, n int) ([]string, []string) {
 	ids, resps := make([]string, n), make([]string, n)
 	now := h.clock.Now()
-	err := h.store.Update(context.Background(), func(tx Tx) error {
+	err := h.store.Update(context.Background(), func(tx store.Tx) error {
 		for i := range n {
 			id, _ := verifier.NewID(rand.Reader)
 			ch, _ := verifier.NewChallenge(rand.Reader)
-			if err := tx.InsertLogin(Login{ID: id, Username: "bench", DeviceID: d.id, Kind: KindLogin, Challenge: ch, Status: StatusPending, Created: now, Expires: now.Add(time.Hour)}); err != nil {
+			if err := tx.InsertLogin(store.Login{ID: id, Username: "bench", DeviceID: d.id, Kind: store.KindLogin, Challenge: ch, Status: store.StatusPending, Created: now, Expires: now.Add(time.Hour)}); err != nil {
 				return err
 			}
 			ids[i], resps[i] = id, d.respond(b, ch)
@@ -117,9 +119,9 @@ func BenchmarkResponseHTTP(b *testing.B) {
 // process (password check, challenge, signed push request): without the
 // cost of the password hash, and with the service's Argon2id (19 MiB, t=2).
 func BenchmarkLoginsFastHash(b *testing.B) { benchLogins(b, fastArgon) }
-func BenchmarkLoginsArgon2id(b *testing.B) { benchLogins(b, DefaultArgon2) }
+func BenchmarkLoginsArgon2id(b *testing.B) { benchLogins(b, core.DefaultArgon2) }
 
-func benchLogins(b *testing.B, p Argon2Params) {
+func benchLogins(b *testing.B, p core.Argon2Params) {
 	h, _ := benchHarness(b, p)
 	handler := h.srv.Handler()
 	body := []byte(`{"username":"bench","password":"password1"}`)
@@ -141,9 +143,9 @@ func benchLogins(b *testing.B, p Argon2Params) {
 // the device holding the signed request from its long-poll, over loopback
 // HTTP; with the cheap hash (the notification path) and with Argon2id.
 func BenchmarkPushLatencyFastHash(b *testing.B) { benchPush(b, fastArgon) }
-func BenchmarkPushLatencyArgon2id(b *testing.B) { benchPush(b, DefaultArgon2) }
+func BenchmarkPushLatencyArgon2id(b *testing.B) { benchPush(b, core.DefaultArgon2) }
 
-func benchPush(b *testing.B, p Argon2Params) {
+func benchPush(b *testing.B, p core.Argon2Params) {
 	h, d := benchHarness(b, p)
 	ctx := context.Background()
 	type got struct {

@@ -13,7 +13,8 @@ import (
 
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
-	"ibkey/portal/web"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 )
 
 // activateReq is an activation request with fresh keys and code.
@@ -24,9 +25,9 @@ func activateReq(code string) protocol.ActivateRequest {
 	return protocol.ActivateRequest{Code: code, PublicKey: act.PublicKey().Bytes(), DeliveryKey: act.PublicKey().Bytes(), ChannelToken: tok}
 }
 
-func (h *harness) lockout(username string) (a Account) {
+func (h *harness) lockout(username string) (a store.Account) {
 	h.t.Helper()
-	if err := h.store.View(context.Background(), func(tx Tx) error {
+	if err := h.store.View(context.Background(), func(tx store.Tx) error {
 		var err error
 		a, err = tx.Account(username)
 		return err
@@ -61,17 +62,18 @@ func TestVoiceAfterSMSAtOnce(t *testing.T) {
 		t.Fatalf("resend after the interval: %+v %v", enr, err)
 	}
 	// The same through the Client Portal's resend page, and voice first.
-	b := NewWebBackend(h.srv, "")
-	wctx := context.WithValue(ctx, webReqKey{}, webReq{ip: "192.0.2.8"})
 	h.clock.Add(time.Hour)
 	if _, err := h.client.Enroll(ctx, protocol.EnrollRequest{Username: "vic", Password: "password1", Channel: protocol.ChannelVoice}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Add(5 * time.Second)
-	if err := b.ResendCode(wctx, "vic", "password1", web.ChannelSMS); err != nil || h.gw.last(t).Channel != protocol.ChannelSMS {
+	resend := func(channel string) error {
+		return h.svc.ResendCode(ctx, core.ResendCodeRequest{Username: "vic", Password: "password1", Channel: channel, IP: "192.0.2.8"})
+	}
+	if err := resend(protocol.ChannelSMS); err != nil || h.gw.last(t).Channel != protocol.ChannelSMS {
 		t.Fatalf("an SMS 5 s after the voice call: %v", err)
 	}
-	if err := b.ResendCode(wctx, "vic", "password1", web.ChannelVoice); !errors.Is(err, web.ErrRateLimited) {
+	if err := resend(protocol.ChannelVoice); !errors.Is(err, core.ErrRateLimited) {
 		t.Fatalf("a second voice call at once: %v", err)
 	}
 }
@@ -133,16 +135,11 @@ func TestCodeGuessingBounded(t *testing.T) {
 // enrollment, the portal's resend page), across restarts.
 func TestWrongPasswordsCount(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svc.db")
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openFile(t, path)
 	h := newHarnessStore(t, st)
 	h.addUser("pam", "password1")
 	d := h.enroll("pam", "password1")
 	ctx := context.Background()
-	b := NewWebBackend(h.srv, "")
-	wctx := context.WithValue(ctx, webReqKey{}, webReq{ip: "192.0.2.8"})
 	login := func(h *harness, pw string) int {
 		code, _ := h.do("POST", "/api/v1/logins", protocol.LoginRequest{Username: "pam", Password: pw}, nil)
 		return code
@@ -162,7 +159,7 @@ func TestWrongPasswordsCount(t *testing.T) {
 			return nil
 		},
 		func() error {
-			if err := b.ResendCode(wctx, "pam", "wrong", web.ChannelSMS); !errors.Is(err, web.ErrBadCredentials) {
+			if err := h.svc.ResendCode(ctx, core.ResendCodeRequest{Username: "pam", Password: "wrong", Channel: protocol.ChannelSMS, IP: "192.0.2.8"}); !errors.Is(err, core.ErrBadCredentials) {
 				return err
 			}
 			return nil
@@ -184,10 +181,7 @@ func TestWrongPasswordsCount(t *testing.T) {
 	// A restart keeps the count; the 5th locks, the right password too.
 	h.ts.Close()
 	st.Close()
-	st, err = OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = openFile(t, path)
 	h2 := newHarnessStore(t, st)
 	h2.clock.t = h.clock.Now()
 	if c := login(h2, "wrong"); c != http.StatusUnauthorized {
@@ -218,15 +212,12 @@ func TestWrongPasswordsCount(t *testing.T) {
 // restart; a refused send makes no enrollment.
 func TestSendCaps(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svc.db")
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openFile(t, path)
 	h := newHarnessStore(t, st)
 	ctx := context.Background()
 	for _, u := range []string{"sam", "sal"} {
 		// Two users of one phone.
-		if _, err := CreateAccount(ctx, st, rand.Reader, h.clock.Now(), u, "+15550007777", "password1", fastArgon); err != nil {
+		if _, err := core.CreateAccount(ctx, st, rand.Reader, h.clock.Now(), u, "+15550007777", "password1", fastArgon); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -251,7 +242,7 @@ func TestSendCaps(t *testing.T) {
 	}
 	before := sent()
 	var recent []verifier.Enrollment
-	h.store.View(ctx, func(tx Tx) error { recent, _ = tx.RecentEnrollments("tom", time.Time{}, 100); return nil })
+	h.store.View(ctx, func(tx store.Tx) error { recent, _ = tx.RecentEnrollments("tom", time.Time{}, 100); return nil })
 	if err := enroll(h, "tom"); apiCode(err) != protocol.CodeRateLimited {
 		t.Fatalf("6th code in an hour: %v", err)
 	}
@@ -260,7 +251,7 @@ func TestSendCaps(t *testing.T) {
 		t.Fatalf("6th code in an hour, a resend: %v", err)
 	}
 	var after []verifier.Enrollment
-	h.store.View(ctx, func(tx Tx) error { after, _ = tx.RecentEnrollments("tom", time.Time{}, 100); return nil })
+	h.store.View(ctx, func(tx store.Tx) error { after, _ = tx.RecentEnrollments("tom", time.Time{}, 100); return nil })
 	if sent() != before || len(after) != len(recent) {
 		t.Fatalf("a refused send sent %d codes and made %d enrollments", sent()-before, len(after)-len(recent))
 	}
@@ -273,9 +264,7 @@ func TestSendCaps(t *testing.T) {
 	}
 	h.ts.Close()
 	st.Close()
-	if st, err = OpenSQLiteKeyFile(path, ""); err != nil {
-		t.Fatal(err)
-	}
+	st = openFile(t, path)
 	h2 := newHarnessStore(t, st)
 	h2.clock.t = h.clock.Now().Add(time.Hour)
 	if err := enroll(h2, "tom"); apiCode(err) != protocol.CodeRateLimited {
@@ -295,8 +284,8 @@ func TestSendCaps(t *testing.T) {
 		t.Fatalf("6th code to one phone in an hour: %v", err)
 	}
 	var limits []string
-	ReadAudit(ctx, st, AuditFilter{}, func(e AuditEvent) error {
-		if e.Event == AuditRateLimited {
+	core.ReadAudit(ctx, st, store.AuditFilter{}, func(e store.AuditEvent) error {
+		if e.Event == core.AuditRateLimited {
 			limits = append(limits, e.Username+" "+e.Detail["limit"])
 		}
 		return nil

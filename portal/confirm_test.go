@@ -17,6 +17,8 @@ import (
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/vault"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 )
 
 // activateOnly runs an enrollment up to the activation: the device that
@@ -59,13 +61,13 @@ func TestConfirmIsIdempotent(t *testing.T) {
 			t.Fatalf("confirm %d: %v", i+1, err)
 		}
 	}
-	ds, _ := ListDevices(ctx, h.store, "dan")
-	if len(ds) != 2 || ds[0].ID != old.id || ds[0].State != DeviceRetired || ds[1].State != DeviceActive {
+	ds, _ := core.ListDevices(ctx, h.store, "dan")
+	if len(ds) != 2 || ds[0].ID != old.id || ds[0].State != store.DeviceRetired || ds[1].State != store.DeviceActive {
 		t.Fatalf("devices %+v", ds)
 	}
 	activated := ds[1].Activated
 	// Even after the pending window: the device is active.
-	h.clock.Add(h.srv.cfg.Limits.CodeTTL * 2)
+	h.clock.Add(h.svc.Limits().CodeTTL * 2)
 	if err := h.client.Confirm(ctx, d.id, d.token, confirm); err != nil {
 		t.Fatalf("confirm after the window: %v", err)
 	}
@@ -73,8 +75,8 @@ func TestConfirmIsIdempotent(t *testing.T) {
 	if err := h.client.Confirm(ctx, d.id, d.token, wrong(confirm)); apiCode(err) != protocol.CodeInvalidResponse {
 		t.Fatalf("wrong repeated confirm: %v", err)
 	}
-	ds, _ = ListDevices(ctx, h.store, "dan")
-	if ds[1].State != DeviceActive || !ds[1].Activated.Equal(activated) {
+	ds, _ = core.ListDevices(ctx, h.store, "dan")
+	if ds[1].State != store.DeviceActive || !ds[1].Activated.Equal(activated) {
 		t.Fatalf("a repeated confirm changed the device: %+v", ds[1])
 	}
 	l := h.login("dan", "password1")

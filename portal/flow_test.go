@@ -17,6 +17,8 @@ import (
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 )
 
 func TestEnrollAndChallengeResponse(t *testing.T) {
@@ -26,7 +28,7 @@ func TestEnrollAndChallengeResponse(t *testing.T) {
 	if d.suite.String() != protocol.SuiteIBKey {
 		t.Fatalf("suite %s", d.suite)
 	}
-	if string(d.serviceKey) != string(h.srv.PublicKey()) {
+	if string(d.serviceKey) != string(h.svc.PublicKey()) {
 		t.Fatal("activation did not return the service key")
 	}
 	l := h.login("alice", "correct horse")
@@ -76,7 +78,7 @@ func TestBadCredentialsLookTheSame(t *testing.T) {
 func TestActivationCodeRules(t *testing.T) {
 	// The enrollment's own rules, with the account's lock and the caps on
 	// sends out of the way (caps_test.go tests those).
-	h := newHarness(t, func(c *Config) {
+	h := newHarness(t, func(c *core.Config) {
 		c.Limits.LockoutThreshold = 50
 		c.Limits.SendsPerUserHour, c.Limits.SendsPerUserDay, c.Limits.SendsPerPhoneHour, c.Limits.SendsPerPhoneDay = 100, 100, 100, 100
 	})
@@ -174,8 +176,8 @@ func TestOneActiveDevice(t *testing.T) {
 	if code, _ := h.answer(l.ID, d2.respond(t, l.Challenge)); code != 200 {
 		t.Fatalf("new device: %d", code)
 	}
-	ds, _ := ListDevices(context.Background(), h.store, "carol")
-	if len(ds) != 2 || ds[0].State != DeviceRetired || ds[1].State != DeviceActive {
+	ds, _ := core.ListDevices(context.Background(), h.store, "carol")
+	if len(ds) != 2 || ds[0].State != store.DeviceRetired || ds[1].State != store.DeviceActive {
 		t.Fatalf("devices %+v", ds)
 	}
 }
@@ -212,7 +214,7 @@ func TestUnconfirmedActivationIsNotUsable(t *testing.T) {
 }
 
 func TestLockout(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Limits.LockoutThreshold = 3; c.Limits.LockoutDuration = time.Minute })
+	h := newHarness(t, func(c *core.Config) { c.Limits.LockoutThreshold = 3; c.Limits.LockoutDuration = time.Minute })
 	h.addUser("erin", "password1")
 	d := h.enroll("erin", "password1")
 	for i := 1; i <= 3; i++ {
@@ -244,7 +246,7 @@ func TestLockout(t *testing.T) {
 		t.Fatalf("answer while locked: %d", code)
 	}
 	// Lifted by the admin.
-	if err := UnlockAccount(context.Background(), h.store, h.clock.Now(), "erin"); err != nil {
+	if err := core.UnlockAccount(context.Background(), h.store, h.clock.Now(), "erin"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := h.answer(l2.ID, d.respond(t, l2.Challenge)); code != 200 {
@@ -371,8 +373,8 @@ func TestSeamlessApproval(t *testing.T) {
 	if h.status(l.ID) != "denied" {
 		t.Fatal("not denied")
 	}
-	var reports []FraudReport
-	h.store.View(ctx, func(tx Tx) error { reports, _ = tx.FraudReports(); return nil })
+	var reports []store.FraudReport
+	h.store.View(ctx, func(tx store.Tx) error { reports, _ = tx.FraudReports(); return nil })
 	if len(reports) != 1 || reports[0].LoginID != l.ID {
 		t.Fatalf("fraud reports %+v", reports)
 	}
@@ -405,7 +407,7 @@ func TestTempPassword(t *testing.T) {
 	h.addUser("ivy", "password1")
 	d := h.enroll("ivy", "password1")
 	ctx := context.Background()
-	id, err := IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "ivy", fastArgon)
+	id, err := core.IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "ivy", fastArgon)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +541,9 @@ func TestHardening(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Rate = RateLimit{PerIP: 0.001, IPBurst: 1000, PerAccount: 0.001, AccountBurst: 3} })
+	h := newHarness(t, func(c *core.Config) {
+		c.Rate = core.RateLimit{PerIP: 0.001, IPBurst: 1000, PerAccount: 0.001, AccountBurst: 3}
+	})
 	h.addUser("kim", "password1")
 	codes := []int{}
 	for i := 0; i < 5; i++ {
@@ -549,7 +553,7 @@ func TestRateLimits(t *testing.T) {
 	if codes[2] != 401 || codes[3] != 429 || codes[4] != 429 {
 		t.Fatalf("per-account: %v", codes)
 	}
-	h2 := newHarness(t, func(c *Config) { c.Rate = RateLimit{PerIP: 0.001, IPBurst: 2} })
+	h2 := newHarness(t, func(c *core.Config) { c.Rate = core.RateLimit{PerIP: 0.001, IPBurst: 2} })
 	for i := 0; i < 3; i++ {
 		c, _ := h2.do("POST", "/api/v1/logins", protocol.LoginRequest{Username: "u" + string(rune('a'+i)), Password: "bad"}, nil)
 		if (i < 2 && c != 401) || (i == 2 && c != 429) {
@@ -630,7 +634,7 @@ func TestConcurrentApprovals(t *testing.T) {
 }
 
 func TestTempPasswordWakesDevice(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.CrossProcessPoll = time.Hour })
+	h := newHarness(t, func(c *core.Config) { c.CrossProcessPoll = time.Hour })
 	h.addUser("oz", "password1")
 	d := h.enroll("oz", "password1")
 	done := make(chan time.Duration, 1)
@@ -643,7 +647,7 @@ func TestTempPasswordWakesDevice(t *testing.T) {
 		done <- time.Since(start)
 	}()
 	time.Sleep(50 * time.Millisecond)
-	if _, err := h.srv.IssueTempPassword(context.Background(), "oz"); err != nil {
+	if _, err := h.svc.IssueTempPassword(context.Background(), "oz"); err != nil {
 		t.Fatal(err)
 	}
 	if el := <-done; el > 2*time.Second {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
 )
 
 // FuzzDecodeRequests round-trips every request type of the API through
@@ -127,11 +128,11 @@ func FuzzHandler(f *testing.F) {
 
 // FuzzCheckPassword parses stored hashes: no panic, and costs are capped.
 func FuzzCheckPassword(f *testing.F) {
-	good, _ := HashPassword(strings.NewReader(strings.Repeat("s", 16)), "pw", fastArgon)
+	good, _ := core.HashPassword(strings.NewReader(strings.Repeat("s", 16)), "pw", fastArgon)
 	f.Add(good, "pw")
 	f.Add("$argon2id$v=19$m=99999999,t=1,p=1$AAAA$AAAAAAAAAAAAAAAAAAAAAA", "pw")
 	f.Fuzz(func(t *testing.T, enc, pw string) {
-		ok, err := CheckPassword(enc, pw)
+		ok, err := core.CheckPassword(enc, pw)
 		if ok && err != nil {
 			t.Fatal("ok with an error")
 		}

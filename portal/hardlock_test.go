@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,6 +10,9 @@ import (
 
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/sqlite"
 )
 
 // TestHardLockHoldsAcrossRestarts makes 100 consecutive wrong PIN proofs
@@ -19,11 +21,8 @@ import (
 // administrator unlocks it.
 func TestHardLockHoldsAcrossRestarts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svc.db")
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := func(c *Config) { c.Limits.LockoutThreshold = 5; c.Limits.LockoutDuration = time.Second }
+	st := openFile(t, path)
+	short := func(c *core.Config) { c.Limits.LockoutThreshold = 5; c.Limits.LockoutDuration = time.Second }
 	h := newHarnessStore(t, st, short)
 	h.addUser("pat", "password1")
 	d := h.enroll("pat", "password1")
@@ -53,14 +52,11 @@ func TestHardLockHoldsAcrossRestarts(t *testing.T) {
 	h.ts.Close()
 	st.Close()
 
-	st2, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openFile(t, path)
 	h2 := newHarnessStore(t, st2, short)
 	h2.clock.t = h.clock.Now().AddDate(10, 0, 0)
 	locked(h2, "after a restart, ten years later")
-	if err := UnlockAccount(ctx, st2, h2.clock.Now(), "pat"); err != nil {
+	if err := core.UnlockAccount(ctx, st2, h2.clock.Now(), "pat"); err != nil {
 		t.Fatal(err)
 	}
 	l := h2.login("pat", "password1")
@@ -75,13 +71,13 @@ func TestHardLockHoldsAcrossRestarts(t *testing.T) {
 // hard-locked, the others as they were.
 func TestMigrateHardLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	st, err := openSQLiteVersion(t, path, 3)
+	st, err := sqlite.OpenVersion(path, testKey(t), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	db := st.(*sqliteStore).db
+	db := st.DB()
 	for i, u := range []string{"hard", "timed", "free"} {
 		if _, err := db.Exec("INSERT INTO accounts(username, account, phone, password, created) VALUES(?,?,?,?,?)", u, fmt.Sprint("U100000", i), "+15550001234", "x", now.UnixNano()); err != nil {
 			t.Fatal(err)
@@ -102,8 +98,7 @@ func TestMigrateHardLock(t *testing.T) {
 	}
 	st.Close()
 
-	mk, _ := NewMasterKey(bytes.Repeat([]byte{7}, 32))
-	if st, err = OpenSQLite(path, mk); err != nil {
+	if st, err = sqlite.Open(path, testKey(t)); err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
@@ -112,7 +107,7 @@ func TestMigrateHardLock(t *testing.T) {
 		"timed": {Failures: 7, LockedUntil: until},
 		"free":  {},
 	}
-	st.View(ctx, func(tx Tx) error {
+	st.View(ctx, func(tx store.Tx) error {
 		for u, w := range want {
 			a, err := tx.Account(u)
 			if err != nil {
@@ -124,15 +119,4 @@ func TestMigrateHardLock(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// openSQLiteVersion opens the database at path (its key file beside it) at
-// schema version n: an older service's database.
-func openSQLiteVersion(t *testing.T, path string, n int) (Store, error) {
-	t.Helper()
-	mk, err := NewMasterKey(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return openSQLite(path, n, func(bool) (*MasterKey, error) { return mk, nil })
 }

@@ -7,11 +7,15 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,10 +23,62 @@ import (
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/internal/pgtest"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/postgres"
+	"ibkey/portal/store/sqlite"
 )
 
 // fastArgon keeps password hashing cheap in tests.
-var fastArgon = Argon2Params{Memory: 64, Time: 1, Threads: 1}
+var fastArgon = core.Argon2Params{Memory: 64, Time: 1, Threads: 1}
+
+// pg is the PostgreSQL server of the tests that run on it.
+var pg pgtest.Shared
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+// onPostgres says that the service's tests run on PostgreSQL rather than
+// SQLite files (IBKEY_TEST_STORE=postgres): the whole suite of the API and
+// the pages on the other engine. The tests that are about the SQLite file
+// itself run on SQLite either way.
+var onPostgres = os.Getenv("IBKEY_TEST_STORE") == "postgres"
+
+// openStore opens a new store of the engine the tests run on.
+func openStore(t testing.TB) store.Store {
+	t.Helper()
+	if onPostgres {
+		st, err := postgres.Open(context.Background(), pg.Database(t), testKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	return openFile(t, filepath.Join(t.TempDir(), "ibkey.db"))
+}
+
+// openFile opens the SQLite database at path, with its key file beside it.
+func openFile(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	st, _, err := sqlite.OpenKeyFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func testKey(t testing.TB) *store.MasterKey {
+	t.Helper()
+	k, err := store.NewMasterKey(bytes.Repeat([]byte{7}, store.MasterKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 type clock struct {
 	mu sync.Mutex
@@ -43,17 +99,17 @@ func (c *clock) Add(d time.Duration) {
 
 type memGateway struct {
 	mu   sync.Mutex
-	msgs []Message
+	msgs []core.Message
 }
 
-func (g *memGateway) Send(_ context.Context, m Message) error {
+func (g *memGateway) Send(_ context.Context, m core.Message) error {
 	g.mu.Lock()
 	g.msgs = append(g.msgs, m)
 	g.mu.Unlock()
 	return nil
 }
 
-func (g *memGateway) last(t testing.TB) Message {
+func (g *memGateway) last(t testing.TB) core.Message {
 	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -83,54 +139,53 @@ func (s *syncBuffer) String() string {
 
 type harness struct {
 	t      testing.TB
+	svc    *core.Service
 	srv    *Server
 	ts     *httptest.Server
-	store  Store
+	store  store.Store
 	clock  *clock
 	gw     *memGateway
 	log    *syncBuffer
 	client *protocol.Client
 }
 
-type option func(*Config)
+type option func(*core.Config)
 
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
-	st, err := OpenSQLiteKeyFile(filepath.Join(t.TempDir(), "ibkey.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newHarnessStore(t, st, opts...)
+	return newHarnessStore(t, openStore(t), opts...)
 }
 
-func newHarnessStore(t testing.TB, st Store, opts ...option) *harness {
+func newHarnessStore(t testing.TB, st store.Store, opts ...option) *harness {
 	t.Helper()
 	h := &harness{t: t, store: st, clock: &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, gw: &memGateway{}, log: &syncBuffer{}}
-	cfg := Config{
+	cfg := core.Config{
 		Store: st, Now: h.clock.Now, Gateway: h.gw, Argon2: fastArgon,
 		Log:  slog.New(slog.NewTextHandler(h.log, nil)),
-		Rate: RateLimit{Disabled: true}, CrossProcessPoll: 50 * time.Millisecond,
+		Rate: core.RateLimit{Disabled: true}, CrossProcessPoll: 50 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := New(context.Background(), cfg)
+	svc, err := core.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = srv
-	h.ts = httptest.NewServer(srv.Handler())
+	h.svc = svc
+	h.srv = New(svc, Options{})
+	h.ts = httptest.NewServer(h.srv.Handler())
 	h.client = &protocol.Client{BaseURL: h.ts.URL, HTTP: h.ts.Client()}
 	t.Cleanup(func() {
 		h.ts.Close()
+		svc.Close()
 		st.Close()
 	})
 	return h
 }
 
-func (h *harness) addUser(username, password string) Account {
+func (h *harness) addUser(username, password string) store.Account {
 	h.t.Helper()
-	a, err := CreateAccount(context.Background(), h.store, rand.Reader, h.clock.Now(), username, "+15550001234", password, fastArgon)
+	a, err := core.CreateAccount(context.Background(), h.store, rand.Reader, h.clock.Now(), username, "+15550001234", password, fastArgon)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -275,3 +330,85 @@ func sha1Sum(s string) []byte {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// rawDump prints every row of the query q on the database of st, read
+// outside the store: what a copy of the database holds.
+func rawDump(t testing.TB, st store.Store, q string) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	switch s := st.(type) {
+	case *sqlite.Store:
+		rows, err := s.DB().Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rows.Scan(ptrs...)
+			fmt.Fprintln(&out, vals...)
+		}
+	case *postgres.Store:
+		rows, err := s.Pool().Query(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&out, vals...)
+		}
+	default:
+		t.Fatalf("no raw access to %T", st)
+	}
+	return out.Bytes()
+}
+
+// rawExec runs a statement (with ? placeholders) on the database of st,
+// outside the store.
+func rawExec(t testing.TB, st store.Store, q string, args ...any) {
+	t.Helper()
+	var err error
+	switch s := st.(type) {
+	case *sqlite.Store:
+		_, err = s.DB().Exec(q, args...)
+	case *postgres.Store:
+		n := 0
+		q = regexp.MustCompile(`\?`).ReplaceAllStringFunc(q, func(string) string { n++; return "$" + strconv.Itoa(n) })
+		_, err = s.Pool().Exec(context.Background(), q, args...)
+	default:
+		t.Fatalf("no raw access to %T", st)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawBytes reads one value (with ? placeholders) of the database of st.
+func rawBytes(t testing.TB, st store.Store, q string, args ...any) []byte {
+	t.Helper()
+	var b []byte
+	var err error
+	switch s := st.(type) {
+	case *sqlite.Store:
+		err = s.DB().QueryRow(q, args...).Scan(&b)
+	case *postgres.Store:
+		n := 0
+		q = regexp.MustCompile(`\?`).ReplaceAllStringFunc(q, func(string) string { n++; return "$" + strconv.Itoa(n) })
+		err = s.Pool().QueryRow(context.Background(), q, args...).Scan(&b)
+	default:
+		t.Fatalf("no raw access to %T", st)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -11,6 +11,8 @@ import (
 
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 )
 
 // enrollLink plays a device that enrolls with a Session ID.
@@ -46,7 +48,7 @@ func TestEnrollByLink(t *testing.T) {
 	old := h.enroll("alice", "correct horse")
 	sent := len(h.gw.msgs)
 	ctx := context.Background()
-	le, err := h.srv.StartDeviceEnrollment(ctx, "alice")
+	le, err := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,18 +98,18 @@ func TestEnrollByLinkRules(t *testing.T) {
 	h := newHarness(t)
 	h.addUser("bob", "password1")
 	ctx := context.Background()
-	if _, err := h.srv.StartDeviceEnrollment(ctx, "nobody"); !errors.Is(err, ErrNoUser) {
+	if _, err := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "nobody"}); !errors.Is(err, core.ErrNoUser) {
 		t.Fatalf("unknown user: %v", err)
 	}
 	// Expiry: 10 minutes.
-	le, _ := h.srv.StartDeviceEnrollment(ctx, "bob")
+	le, _ := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"})
 	h.clock.Add(10 * time.Minute)
 	if _, err := h.client.EnrollSession(ctx, le.SessionID); apiCode(err) != protocol.CodeInvalidCode {
 		t.Fatalf("expired: %v", err)
 	}
 	// A new link replaces the one before.
-	le1, _ := h.srv.StartDeviceEnrollment(ctx, "bob")
-	le2, _ := h.srv.StartDeviceEnrollment(ctx, "bob")
+	le1, _ := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"})
+	le2, _ := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"})
 	if _, err := h.client.EnrollSession(ctx, le1.SessionID); apiCode(err) != protocol.CodeInvalidCode {
 		t.Fatalf("replaced link: %v", err)
 	}
@@ -128,19 +130,19 @@ func TestEnrollByLinkRules(t *testing.T) {
 	if a := h.lockout("bob"); a.Lockout.Failures != 10 || !a.Lockout.Locked(h.clock.Now()) {
 		t.Fatalf("wrong Session IDs did not count toward the lock: %+v", a.Lockout)
 	}
-	UnlockAccount(ctx, h.store, h.clock.Now(), "bob")
+	core.UnlockAccount(ctx, h.store, h.clock.Now(), "bob")
 	// Malformed.
 	if code, eb := h.do("POST", "/api/v1/enrollments/session", protocol.SessionRequest{Session: "nope"}, nil); code != http.StatusBadRequest {
 		t.Fatalf("malformed: %d %+v", code, eb)
 	}
 	// At most 5 links per 10 minutes (three were started in this window).
-	h.srv.StartDeviceEnrollment(ctx, "bob")
-	h.srv.StartDeviceEnrollment(ctx, "bob")
-	if _, err := h.srv.StartDeviceEnrollment(ctx, "bob"); !errors.Is(err, ErrTooManyLinks) {
+	h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"})
+	h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"})
+	if _, err := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"}); !errors.Is(err, core.ErrRateLimited) {
 		t.Fatalf("6th link: %v", err)
 	}
 	h.clock.Add(10*time.Minute + time.Second)
-	le3, err := h.srv.StartDeviceEnrollment(ctx, "bob")
+	le3, err := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,12 +170,12 @@ func TestEnrollByLinkRules(t *testing.T) {
 	}
 	// A locked user starts no link.
 	st := h.store
-	st.Update(ctx, func(tx Tx) error {
+	st.Update(ctx, func(tx store.Tx) error {
 		a, _ := tx.Account("bob")
 		a.Lockout.LockedUntil = h.clock.Now().Add(time.Hour)
 		return tx.UpdateAccount(a)
 	})
-	if _, err := h.srv.StartDeviceEnrollment(ctx, "bob"); !errors.Is(err, ErrUserLocked) {
+	if _, err := h.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "bob"}); !errors.Is(err, core.ErrLocked) {
 		t.Fatalf("locked: %v", err)
 	}
 	if _, err := h.client.EnrollSession(ctx, le3.SessionID); apiCode(err) != protocol.CodeLocked {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
 )
 
 func attemptsLeft(err error) int {
@@ -25,7 +26,7 @@ func attemptsLeft(err error) int {
 // as an inbox proof does; a spent, expired or foreign challenge is refused;
 // a locked user can neither ask nor answer.
 func TestPINProof(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Limits.LockoutThreshold = 3; c.Limits.LockoutDuration = time.Minute })
+	h := newHarness(t, func(c *core.Config) { c.Limits.LockoutThreshold = 3; c.Limits.LockoutDuration = time.Minute })
 	h.addUser("pat", "password1")
 	d := h.enroll("pat", "password1")
 	ctx := context.Background()
@@ -44,7 +45,7 @@ func TestPINProof(t *testing.T) {
 		return ch
 	}
 	// A temporary password waits in the inbox: no PIN proof releases it.
-	if _, err := IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "pat", fastArgon); err != nil {
+	if _, err := core.IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "pat", fastArgon); err != nil {
 		t.Fatal(err)
 	}
 
@@ -133,7 +134,7 @@ func TestPINProof(t *testing.T) {
 		if _, err := h.client.InboxChallenge(ctx, d.id, d.token); !errors.Is(err, protocol.ErrLocked) {
 			t.Fatalf("inbox challenge after wrong PIN proofs: %v, want locked", err)
 		}
-		if err := UnlockAccount(ctx, h.store, h.clock.Now(), "pat"); err != nil {
+		if err := core.UnlockAccount(ctx, h.store, h.clock.Now(), "pat"); err != nil {
 			t.Fatal(err)
 		}
 		if err := prove(early, d.respond(t, early.Challenge)); err != nil {

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/sqlite"
 )
 
 // TestRestartConsistent stops the service without a shutdown at points of
@@ -16,14 +19,11 @@ import (
 // usable, nothing done is lost, no challenge works twice.
 func TestRestartConsistent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svc.db")
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openFile(t, path)
 	h := newHarnessStore(t, st)
 	h.addUser("max", "password1")
 	d := h.enroll("max", "password1")
-	key := h.srv.PublicKey()
+	key := h.svc.PublicKey()
 	ctx := context.Background()
 
 	// An activation that was answered but never confirmed, and a login.
@@ -45,13 +45,10 @@ func TestRestartConsistent(t *testing.T) {
 	h.ts.Close()
 	st.Close()
 
-	st2, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openFile(t, path)
 	h2 := newHarnessStore(t, st2)
 	h2.clock.t = h.clock.Now()
-	if string(h2.srv.PublicKey()) != string(key) {
+	if string(h2.svc.PublicKey()) != string(key) {
 		t.Fatal("the service identity changed across a restart")
 	}
 	if code, _ := h2.answer(l1.ID, d.respond(t, l1.Challenge)); code != http.StatusGone {
@@ -64,10 +61,10 @@ func TestRestartConsistent(t *testing.T) {
 	if _, err := h2.client.Events(ctx, a.DeviceID, tok, 0, 0); apiCode(err) != protocol.CodeUnauthorized {
 		t.Fatalf("half-enrolled device: %v", err)
 	}
-	ds, _ := ListDevices(ctx, st2, "max")
+	ds, _ := core.ListDevices(ctx, st2, "max")
 	active := 0
 	for _, x := range ds {
-		if x.State == DeviceActive {
+		if x.State == store.DeviceActive {
 			active++
 			if x.ID != d.id {
 				t.Fatal("the wrong device is active")
@@ -79,24 +76,18 @@ func TestRestartConsistent(t *testing.T) {
 	}
 	// Reopening migrates nothing twice.
 	st2.Close()
-	st3, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st3 := openFile(t, path)
 	st3.Close()
 }
 
 func TestDatabaseFileMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svc.db")
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openFile(t, path)
 	defer st.Close()
-	if _, err := ServiceKey(context.Background(), st, rand.Reader); err != nil {
+	if _, err := core.ServiceKey(context.Background(), st, rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{path, path + "-wal", DefaultKeyFile(path)} {
+	for _, p := range []string{path, path + "-wal", sqlite.DefaultKeyFile(path)} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

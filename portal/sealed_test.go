@@ -15,13 +15,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/internal/atrest"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/sqlite"
 )
 
 // secretForms are the ways a secret could sit in a file: raw, hex, base64.
@@ -68,15 +70,12 @@ func dbFiles(path string) []string { return []string{path, path + "-wal", path +
 func TestCopyWithoutKeyRevealsNothing(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "svc.db")
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openFile(t, path)
 	h := newHarnessStore(t, st)
 	h.addUser("ann", "password1")
 	h.addUser("bo", "password1")
 	h.addUser("cy", "password1")
-	secrets := map[string][]byte{"service key": h.srv.key.Seed()}
+	secrets := map[string][]byte{"service key": h.svc.PrivateKeySeed()}
 	for i, u := range []string{"ann", "bo", "cy", "ann"} { // ann twice: a retired device too
 		pin := ""
 		if u == "cy" {
@@ -111,27 +110,24 @@ func TestCopyWithoutKeyRevealsNothing(t *testing.T) {
 	if err := os.WriteFile(cp, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenSQLiteKeyFile(cp, "")
-	if !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "is missing") {
-		t.Fatalf("copy without its key file: %v, want ErrWrongKey (missing)", err)
+	_, _, err = sqlite.OpenKeyFile(cp, "")
+	if !errors.Is(err, store.ErrWrongKey) || !strings.Contains(err.Error(), "is missing") {
+		t.Fatalf("copy without its key file: %v, want store.ErrWrongKey (missing)", err)
 	}
-	if _, err := os.Stat(DefaultKeyFile(cp)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(sqlite.DefaultKeyFile(cp)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal("a key file was made for a sealed database")
 	}
-	other, _ := NewMasterKey(bytes.Repeat([]byte{7}, MasterKeySize))
-	if _, err := OpenSQLite(cp, other); !errors.Is(err, ErrWrongKey) {
+	other, _ := store.NewMasterKey(bytes.Repeat([]byte{7}, store.MasterKeySize))
+	if _, err := sqlite.Open(cp, other); !errors.Is(err, store.ErrWrongKey) {
 		t.Fatalf("copy with another key: %v", err)
 	}
 	// With its key file, the copy opens and holds the secrets.
-	if err := os.Link(DefaultKeyFile(path), DefaultKeyFile(cp)); err != nil {
+	if err := os.Link(sqlite.DefaultKeyFile(path), sqlite.DefaultKeyFile(cp)); err != nil {
 		t.Fatal(err)
 	}
-	st2, err := OpenSQLiteKeyFile(cp, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openFile(t, cp)
 	defer st2.Close()
-	ds, err := ListDevices(context.Background(), st2, "cy")
+	ds, err := core.ListDevices(context.Background(), st2, "cy")
 	if err != nil || len(ds) != 1 || !bytes.Equal(ds[0].PINHash, secrets["card PIN hash"]) {
 		t.Fatalf("devices of cy in the copy: %+v, %v", ds, err)
 	}
@@ -143,25 +139,22 @@ func TestCopyWithoutKeyRevealsNothing(t *testing.T) {
 func TestWrongKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "svc.db")
-	keyFile := DefaultKeyFile(path)
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile := sqlite.DefaultKeyFile(path)
+	st := openFile(t, path)
 	h := newHarnessStore(t, st)
 	h.addUser("ann", "password1")
 	d := h.enroll("ann", "password1")
-	pub := h.srv.PublicKey()
+	pub := h.svc.PublicKey()
 	h.ts.Close()
 	st.Close()
-	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != MasterKeySize {
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != store.MasterKeySize {
 		t.Fatalf("key file: %v, %v", fi, err)
 	}
 	good, _ := os.ReadFile(keyFile)
 	before := sha256File(t, path)
 
 	wrongFile := filepath.Join(dir, "wrong.key")
-	os.WriteFile(wrongFile, bytes.Repeat([]byte{1}, MasterKeySize), 0o600)
+	os.WriteFile(wrongFile, bytes.Repeat([]byte{1}, store.MasterKeySize), 0o600)
 	shortFile := filepath.Join(dir, "short.key")
 	os.WriteFile(shortFile, good[:31], 0o600)
 	longFile := filepath.Join(dir, "long.key")
@@ -170,13 +163,13 @@ func TestWrongKeyFile(t *testing.T) {
 	for _, c := range []struct {
 		name, keyFile, want string
 	}{
-		{"wrong", wrongFile, "portal: the key file does not open this database (" + wrongFile + ")"},
-		{"missing", missing, "portal: the key file does not open this database (" + missing + " is missing)"},
-		{"short", shortFile, "portal: key file " + shortFile + " is not 32 bytes"},
-		{"long", longFile, "portal: key file " + longFile + " is not 32 bytes"},
+		{"wrong", wrongFile, "store: the key file does not open this database (" + wrongFile + ")"},
+		{"missing", missing, "store: the key file does not open this database (" + missing + " is missing)"},
+		{"short", shortFile, "store: key file " + shortFile + " is not 32 bytes"},
+		{"long", longFile, "store: key file " + longFile + " is not 32 bytes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st, err := OpenSQLiteKeyFile(path, c.keyFile)
+			st, _, err := sqlite.OpenKeyFile(path, c.keyFile)
 			if err == nil {
 				st.Close()
 				t.Fatal("opened")
@@ -196,12 +189,12 @@ func TestWrongKeyFile(t *testing.T) {
 		t.Error("the key file changed")
 	}
 	// The right key still opens it, and the device still answers.
-	st, err = OpenSQLiteKeyFile(path, keyFile)
+	st, _, err := sqlite.OpenKeyFile(path, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h2 := newHarnessStore(t, st)
-	if !h2.srv.PublicKey().Equal(pub) {
+	if !h2.svc.PublicKey().Equal(pub) {
 		t.Fatal("the service key changed")
 	}
 	l := h2.login("ann", "password1")
@@ -229,12 +222,12 @@ func writeV2(t *testing.T, path string, seed []byte, devs map[string]*device) {
 	}
 	defer db.Close()
 	for _, f := range []string{"schema/001_init.sql", "schema/002_link.sql"} {
-		body, _ := schemaFS.ReadFile(f)
+		body, _ := fs.ReadFile(sqlite.Schema, f)
 		if _, err := db.Exec(string(body)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pw, err := HashPassword(rand.Reader, "password1", fastArgon)
+	pw, err := core.HashPassword(rand.Reader, "password1", fastArgon)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +249,7 @@ func writeV2(t *testing.T, path string, seed []byte, devs map[string]*device) {
 		}
 		ch := sha256.Sum256(d.token)
 		exec("INSERT INTO devices(id, username, enrollment, state, suite, secret, pin_hash, channel_hash, delivery_key, confirm_challenge, created, expires, activated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			d.id, user, "e"+d.id[1:], DeviceActive, d.suite.String(), d.secret, pinHash, ch[:], d.delivery.PublicKey().Bytes(), "123456", now, now, now)
+			d.id, user, "e"+d.id[1:], store.DeviceActive, d.suite.String(), d.secret, pinHash, ch[:], d.delivery.PublicKey().Bytes(), "123456", now, now, now)
 	}
 	exec("PRAGMA user_version = 2")
 }
@@ -291,12 +284,9 @@ func TestMigratePlaintext(t *testing.T) {
 		secrets["secret of "+u] = d.secret
 	}
 
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openFile(t, path)
 	h := newHarnessStore(t, st)
-	if !bytes.Equal(h.srv.key.Seed(), seed) {
+	if !bytes.Equal(h.svc.PrivateKeySeed(), seed) {
 		t.Fatal("the service key changed in the migration")
 	}
 	for u, d := range devs {
@@ -309,8 +299,8 @@ func TestMigratePlaintext(t *testing.T) {
 		}
 	}
 	var version int
-	st.(*sqliteStore).db.QueryRow("PRAGMA user_version").Scan(&version)
-	if files, _ := fs.Glob(schemaFS, "schema/*.sql"); version != len(files) {
+	st.DB().QueryRow("PRAGMA user_version").Scan(&version)
+	if files, _ := fs.Glob(sqlite.Schema, "schema/*.sql"); version != len(files) {
 		t.Fatalf("schema version %d, want %d", version, len(files))
 	}
 	// The plaintext is gone from the files, free pages and old log
@@ -321,12 +311,9 @@ func TestMigratePlaintext(t *testing.T) {
 	assertNoSecrets(t, dbFiles(path), secrets)
 
 	// Reopening seals nothing twice.
-	st2, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openFile(t, path)
 	defer st2.Close()
-	ds, err := ListDevices(context.Background(), st2, "")
+	ds, err := core.ListDevices(context.Background(), st2, "")
 	if err != nil || len(ds) != 2 {
 		t.Fatalf("devices: %v, %v", ds, err)
 	}
@@ -347,16 +334,14 @@ func TestSealedValueBoundToRow(t *testing.T) {
 	da := h.enroll("ann", "password1")
 	db := h.enroll("bo", "password1")
 	l := h.login("ann", "password1")
-	s := h.store.(*sqliteStore)
-	var sa, sb []byte
-	s.db.QueryRow("SELECT secret FROM devices WHERE id = ?", da.id).Scan(&sa)
-	s.db.QueryRow("SELECT secret FROM devices WHERE id = ?", db.id).Scan(&sb)
+	sa := rawBytes(t, h.store, "SELECT secret FROM devices WHERE id = ?", da.id)
+	sb := rawBytes(t, h.store, "SELECT secret FROM devices WHERE id = ?", db.id)
 	if len(sa) != 32+atrest.Overhead {
 		t.Fatalf("stored secret is %d bytes", len(sa))
 	}
-	s.db.Exec("UPDATE devices SET secret = ? WHERE id = ?", sb, da.id)
-	s.db.Exec("UPDATE devices SET secret = ? WHERE id = ?", sa, db.id)
-	_, err := ListDevices(context.Background(), h.store, "ann")
+	rawExec(t, h.store, "UPDATE devices SET secret = ? WHERE id = ?", sb, da.id)
+	rawExec(t, h.store, "UPDATE devices SET secret = ? WHERE id = ?", sa, db.id)
+	_, err := core.ListDevices(context.Background(), h.store, "ann")
 	if !errors.Is(err, atrest.ErrOpen) {
 		t.Fatalf("swapped secret: %v, want atrest.ErrOpen", err)
 	}
@@ -365,62 +350,5 @@ func TestSealedValueBoundToRow(t *testing.T) {
 	}
 	if code, _ := h.do("POST", "/api/v1/logins", protocol.LoginRequest{Username: "bo", Password: "password1"}, nil); code != 500 {
 		t.Fatalf("login with a swapped secret: %d", code)
-	}
-}
-
-// TestFirstStartRace starts several opens of one new database at once:
-// one key file is made, never replaced, and every open uses it.
-func TestFirstStartRace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "svc.db")
-	const n = 4
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			st, err := OpenSQLiteKeyFile(path, "")
-			if err == nil {
-				_, err = ServiceKey(context.Background(), st, rand.Reader)
-				st.Close()
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, err := OpenSQLiteKeyFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	entries, _ := os.ReadDir(filepath.Dir(path))
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".tmp") {
-			t.Errorf("left behind: %s", e.Name())
-		}
-	}
-}
-
-func TestOpenSQLiteNeedsKey(t *testing.T) {
-	if _, err := OpenSQLite(":memory:", nil); err == nil {
-		t.Fatal("opened without a key")
-	}
-	if _, err := OpenSQLiteKeyFile(":memory:", ""); err == nil {
-		t.Fatal("an in-memory database with a key file beside it")
-	}
-	k, _ := NewMasterKey(make([]byte, MasterKeySize))
-	st, err := OpenSQLite(":memory:", k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	if _, err := NewMasterKey(make([]byte, 16)); err == nil {
-		t.Fatal("a 16-byte master key")
-	}
-	if s := strings.Join([]string{k.String(), k.GoString()}, " "); s != "portal.MasterKey(redacted) portal.MasterKey(redacted)" {
-		t.Fatalf("a key prints as %q", s)
 	}
 }

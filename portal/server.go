@@ -1,19 +1,17 @@
-// Package portal is the IB Key service: the HTTP API for devices
-// (enrollment, activation, the device channel, approvals, sealed
-// deliveries) and for relying parties (logins), on a [Store] (SQLite by
-// default). [Server.MountWeb] mounts the Client Portal pages (package
-// web, through [WebBackend]) at "/" beside the API.
+// Package portal is the JSON API of the IB Key service (docs/PROTOCOL.md):
+// the endpoints for devices (enrollment, activation, the device channel,
+// approvals, sealed deliveries) and for relying parties (logins), as one
+// transport over the service's core (package core). [Server.MountWeb]
+// mounts the other transport, the Client Portal's pages (package web),
+// at "/" beside the API.
 //
 // # Which to use
 //
-// [OpenSQLiteKeyFile] opens the store with the master key in its key file
-// (made beside the database on the first start); [OpenSQLite] takes a
-// [MasterKey] in hand. The store seals the devices' OCRA secrets and the
-// service's identity under that key, so that a copy of the database alone
-// gives none of them. [New] makes a [Server] from a [Config];
-// [Server.Handler] is the http.Handler and [Server.HTTPServer] wraps it
-// with timeouts. The admin functions ([CreateAccount], [UnlockAccount],
-// [IssueTempPassword]) work on the store directly.
+// [New] makes a [Server] on a core.Service; [Server.Handler] is the
+// http.Handler and [Server.HTTPServer] wraps it with timeouts. Each
+// handler reads its request, calls one operation of the core and writes
+// its result; the core's domain errors become statuses, stable codes and
+// messages through one table (errors.go).
 //
 // What a client sees of an error (a stable code and a message) is kept
 // apart from what the log gets; no secret (password, code, response, key)
@@ -22,21 +20,17 @@ package portal
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"ibkey/authcore/protocol"
-	"ibkey/authcore/verifier"
-	"ibkey/internal/ratelimit"
+	"ibkey/internal/clientip"
+	"ibkey/portal/core"
 )
 
 // apiPrefix is the path of the API; pages mount elsewhere.
@@ -45,118 +39,31 @@ const apiPrefix = "/api/"
 // MaxBody caps a request body.
 const MaxBody = 64 << 10
 
-// Config configures a Server. Store is required; the rest have defaults.
-type Config struct {
-	Store    Store
-	Now      func() time.Time // the clock: time.Now
-	Rand     io.Reader        // crypto/rand.Reader
-	Gateway  Gateway          // where activation codes go; required for enrollment
-	Notifier Notifier         // told of new events besides the in-memory hub; may be nil
-	Log      *slog.Logger     // slog.Default()
-	Limits   verifier.Config
-	Argon2   Argon2Params // for the dummy hash and password changes: DefaultArgon2
-	Rate     RateLimit
-	MaxWait  time.Duration // longest long-poll: 30s
-	// CrossProcessPoll is how often a long-poll looks at the store for
-	// events written by another process (admin commands): 2s.
-	CrossProcessPoll time.Duration
-}
-
-// Server is the IB Key service.
+// Server is the JSON API of the service.
 type Server struct {
-	cfg       Config
-	store     Store
-	now       func() time.Time
-	rand      io.Reader
-	log       *slog.Logger
-	hub       *Hub
-	key       ed25519.PrivateKey
-	dummyHash string
-	ipLimit   *ratelimit.Limiter
-	userLimit *ratelimit.Limiter
-	// sessionLimit caps Session ID exchanges per client address.
-	sessionLimit *ratelimit.Limiter
-	mux          *http.ServeMux
+	svc *core.Service
+	log *slog.Logger
+	ip  clientip.Resolver
+	mux *http.ServeMux
 }
 
-// New makes a Server, creating the service's Ed25519 identity in the store
-// on first start.
-func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("portal: Config.Store is required")
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	if cfg.Argon2.Memory == 0 {
-		cfg.Argon2 = DefaultArgon2
-	}
-	if cfg.MaxWait <= 0 {
-		cfg.MaxWait = 30 * time.Second
-	}
-	if cfg.CrossProcessPoll <= 0 {
-		cfg.CrossProcessPoll = 2 * time.Second
-	}
-	cfg.Limits = cfg.Limits.WithDefaults()
-	rl := cfg.Rate.withDefaults()
-	key, err := ServiceKey(ctx, cfg.Store, cfg.Rand)
-	if err != nil {
-		return nil, err
-	}
-	dummy, err := HashPassword(cfg.Rand, "no such user", cfg.Argon2)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{
-		cfg: cfg, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, log: cfg.Log,
-		hub: NewHub(), key: key, dummyHash: dummy,
-		ipLimit:   ratelimit.New(rl.PerIP, rl.IPBurst, rl.Disabled),
-		userLimit: ratelimit.New(rl.PerAccount, rl.AccountBurst, rl.Disabled),
-		// Session ID exchanges: as many per address as password checks per
-		// account (12 a minute, burst 10 by default).
-		sessionLimit: ratelimit.New(rl.PerAccount, rl.AccountBurst, rl.Disabled),
-	}
+// Options configure a Server.
+type Options struct {
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the client (the address the per-address limits count); none by
+	// default.
+	TrustedProxies clientip.Resolver
+}
+
+// New makes the API on svc.
+func New(svc *core.Service, opt Options) *Server {
+	s := &Server{svc: svc, log: svc.Log(), ip: opt.TrustedProxies}
 	s.mux = s.routes()
-	return s, nil
+	return s
 }
 
-// ServiceKey returns the service's Ed25519 identity from the store,
-// creating it on first use.
-func ServiceKey(ctx context.Context, st Store, rnd io.Reader) (ed25519.PrivateKey, error) {
-	var key ed25519.PrivateKey
-	err := st.Update(ctx, func(tx Tx) error {
-		seed, err := tx.Meta("service_key")
-		if errors.Is(err, ErrNotFound) {
-			seed = make([]byte, ed25519.SeedSize)
-			if _, err := io.ReadFull(rnd, seed); err != nil {
-				return err
-			}
-			if err := tx.PutMeta("service_key", seed); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
-		if len(seed) != ed25519.SeedSize {
-			return errors.New("portal: stored service key is damaged")
-		}
-		key = ed25519.NewKeyFromSeed(seed)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("portal: service key: %w", err)
-	}
-	return key, nil
-}
-
-// PublicKey returns the service's identity.
-func (s *Server) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
+// Service is the core the API serves.
+func (s *Server) Service() *core.Service { return s.svc }
 
 // Handler returns the service's HTTP handler.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
@@ -164,6 +71,9 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // Mux returns the mux that Handler serves, so that more pages can be
 // mounted on it before serving.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// ClientIP is the address of the client of r, as the limits count it.
+func (s *Server) ClientIP(r *http.Request) string { return s.ip.IP(r) }
 
 // HTTPServer returns an http.Server for addr serving Handler, with
 // timeouts on every phase of a request.
@@ -173,7 +83,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      s.cfg.MaxWait + 15*time.Second,
+		WriteTimeout:      s.svc.MaxWait() + 15*time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -246,6 +156,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	_, pattern := s.mux.Handler(r)
+	box := &errBox{}
+	r = r.WithContext(context.WithValue(r.Context(), errKey{}, box))
 	if pattern == "" || pattern == apiPrefix {
 		if allow := s.allowed(r); allow != "" {
 			sw.Header().Set("Allow", allow)
@@ -256,14 +168,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.mux.ServeHTTP(sw, r)
 	}
-	var e *apiError
 	attrs := []any{"method", r.Method, "route", pattern, "status", sw.status, "ms", time.Since(start).Milliseconds()}
-	if le, ok := r.Context().Value(errKey{}).(*errBox); ok && le.err != nil {
-		if errors.As(le.err, &e) && e.err != nil {
-			attrs = append(attrs, "err", e.err.Error())
-		} else if !errors.As(le.err, &e) {
-			attrs = append(attrs, "err", le.err.Error())
-		}
+	if box.err != nil {
+		attrs = append(attrs, "err", box.err.Error())
 	}
 	s.log.Info("http", attrs...)
 }
@@ -283,44 +190,18 @@ func (s *Server) allowed(r *http.Request) string {
 
 type errKey struct{}
 
+// errBox carries a request's internal error to its log line.
 type errBox struct{ err error }
 
-// apiError is an error answer: status, stable code and message go to the
-// client; err (internal detail) goes only to the log.
-type apiError struct {
-	status       int
-	code, msg    string
-	attemptsLeft *int
-	err          error
-}
-
-func (e *apiError) Error() string {
-	if e.err != nil {
-		return e.code + ": " + e.err.Error()
-	}
-	return e.code
-}
-
-func errf(status int, code, msg string) *apiError {
-	return &apiError{status: status, code: code, msg: msg}
-}
-
-func internal(err error) *apiError {
-	return &apiError{status: http.StatusInternalServerError, code: protocol.CodeInternal, msg: "internal error", err: err}
-}
-
 // apiHandler turns a handler returning an error into an http.Handler that
-// writes the error as JSON.
+// writes the error as JSON (see apiErrorOf).
 func apiHandler(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		box := &errBox{}
-		r = r.WithContext(context.WithValue(r.Context(), errKey{}, box))
 		if err := fn(w, r); err != nil {
-			var e *apiError
-			if !errors.As(err, &e) {
-				e = internal(err)
+			e := apiErrorOf(err)
+			if box, ok := r.Context().Value(errKey{}).(*errBox); ok && e.err != nil {
+				box.err = e.err
 			}
-			box.err = e
 			writeError(w, e)
 		}
 	})
@@ -363,34 +244,4 @@ func decodeJSON(body io.Reader, v any) error {
 		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "request body has more than one JSON value")
 	}
 	return nil
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-var errRate = errf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many requests; try again later")
-
-func (s *Server) limitIP(r *http.Request) error { return s.allowIP(r.Context(), clientIP(r)) }
-
-func intp(n int) *int { return &n }
-
-func (s *Server) handleService(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"service_key": []byte(s.PublicKey()),
-		"suites":      []string{protocol.SuiteIBKey, protocol.SuiteDSC, protocol.SuiteApprove},
-	})
-	return nil
-}
-
-// notify wakes the device's long-polls and the extra Notifier.
-func (s *Server) notify(deviceID string) {
-	s.hub.Notify(deviceID)
-	if s.cfg.Notifier != nil {
-		s.cfg.Notifier.Notify(deviceID)
-	}
 }

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -12,6 +11,9 @@ import (
 	"time"
 
 	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/sqlite"
 	"ibkey/portal/web"
 )
 
@@ -27,11 +29,11 @@ func TestStepUpCaseVariant(t *testing.T) {
 	h.addUser("alice", "alice's password")
 	alice := h.enroll("alice", "alice's password")
 	var mallory *device
-	_, err := CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "Alice", "+15550009999", "mallory's password", fastArgon)
+	_, err := core.CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "Alice", "+15550009999", "mallory's password", fastArgon)
 	if err == nil {
 		mallory = h.enroll("Alice", "mallory's password")
-	} else if !errors.Is(err, ErrUserExists) {
-		t.Fatalf("a case variant of alice: %v, want ErrUserExists", err)
+	} else if !errors.Is(err, core.ErrUserExists) {
+		t.Fatalf("a case variant of alice: %v, want core.ErrUserExists", err)
 	}
 
 	p := newPages(t, h)
@@ -67,23 +69,23 @@ func TestStepUpCaseVariant(t *testing.T) {
 func TestUsernamesOneCase(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	a, err := CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "Bob.Smith@Example.com", "+15550001234", "password1", fastArgon)
+	a, err := core.CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "Bob.Smith@Example.com", "+15550001234", "password1", fastArgon)
 	if err != nil || a.Username != "bob.smith@example.com" {
 		t.Fatalf("CreateAccount: %+v %v", a, err)
 	}
 	for _, u := range []string{"bob.smith@example.com", "BOB.SMITH@EXAMPLE.COM"} {
-		if _, err := CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), u, "+15550001234", "password2", fastArgon); !errors.Is(err, ErrUserExists) {
-			t.Errorf("CreateAccount(%q): %v, want ErrUserExists", u, err)
+		if _, err := core.CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), u, "+15550001234", "password2", fastArgon); !errors.Is(err, core.ErrUserExists) {
+			t.Errorf("core.CreateAccount(%q): %v, want core.ErrUserExists", u, err)
 		}
 	}
-	if _, err := CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "bob smith", "+15550001234", "password2", fastArgon); !errors.Is(err, ErrBadUsername) {
+	if _, err := core.CreateAccount(ctx, h.store, rand.Reader, h.clock.Now(), "bob smith", "+15550001234", "password2", fastArgon); !errors.Is(err, core.ErrBadUsername) {
 		t.Errorf("a username with a space: %v", err)
 	}
 	// The store refuses a username that is not canonical, whoever asks.
-	err = h.store.Update(ctx, func(tx Tx) error {
-		return tx.InsertAccount(Account{Username: "Carol", Account: "U7777777", Phone: "+15550001234", Password: "x", Created: h.clock.Now()})
+	err = h.store.Update(ctx, func(tx store.Tx) error {
+		return tx.InsertAccount(store.Account{Username: "Carol", Account: "U7777777", Phone: "+15550001234", Password: "x", Created: h.clock.Now()})
 	})
-	if !errors.Is(err, ErrBadUsername) {
+	if !errors.Is(err, store.ErrBadUsername) {
 		t.Errorf("store insert of Carol: %v", err)
 	}
 	d := h.enroll("Bob.Smith@example.COM", "password1")
@@ -92,14 +94,14 @@ func TestUsernamesOneCase(t *testing.T) {
 		t.Fatalf("login as another case: %d", code)
 	}
 	for _, u := range []string{"BOB.SMITH@example.com", "bob.smith@example.com"} {
-		if ds, err := ListDevices(ctx, h.store, u); err != nil || len(ds) != 1 {
-			t.Errorf("ListDevices(%q): %v %v", u, ds, err)
+		if ds, err := core.ListDevices(ctx, h.store, u); err != nil || len(ds) != 1 {
+			t.Errorf("core.ListDevices(%q): %v %v", u, ds, err)
 		}
 	}
-	if err := UnlockAccount(ctx, h.store, h.clock.Now(), "Bob.Smith@Example.com"); err != nil {
+	if err := core.UnlockAccount(ctx, h.store, h.clock.Now(), "Bob.Smith@Example.com"); err != nil {
 		t.Errorf("UnlockAccount in another case: %v", err)
 	}
-	if _, err := IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "BOB.SMITH@EXAMPLE.COM", fastArgon); err != nil {
+	if _, err := core.IssueTempPassword(ctx, h.store, rand.Reader, h.clock.Now(), "BOB.SMITH@EXAMPLE.COM", fastArgon); err != nil {
 		t.Errorf("IssueTempPassword in another case: %v", err)
 	}
 }
@@ -111,13 +113,13 @@ func TestUsernamesOneCase(t *testing.T) {
 // says so.
 func TestMigrateUsernames(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	st, err := openSQLiteVersion(t, path, 5)
+	st, err := sqlite.OpenVersion(path, testKey(t), 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := st.(*sqliteStore).db
+	db := st.DB()
 	pw := func(p string) string {
-		h, err := HashPassword(rand.Reader, p, fastArgon)
+		h, err := core.HashPassword(rand.Reader, p, fastArgon)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,13 +150,12 @@ func TestMigrateUsernames(t *testing.T) {
 	}
 	st.Close()
 
-	mk, _ := NewMasterKey(bytes.Repeat([]byte{7}, 32))
-	if st, err = OpenSQLite(path, mk); err != nil {
+	if st, err = sqlite.Open(path, testKey(t)); err != nil {
 		t.Fatal(err)
 	}
 	h := newHarnessStore(t, st)
 	ctx := context.Background()
-	st.View(ctx, func(tx Tx) error {
+	st.View(ctx, func(tx store.Tx) error {
 		for name, number := range map[string]string{"alice": "U1000001", "alice#case-variant": "U2000002", "bob": "U3000003", "carol": "U4000004"} {
 			if a, err := tx.Account(name); err != nil || a.Account != number {
 				t.Errorf("account %q: %+v %v, want %s", name, a, err, number)
@@ -186,9 +187,9 @@ func TestMigrateUsernames(t *testing.T) {
 			t.Errorf("login %s: %d %+v, want %d", c.user, code, eb, c.want)
 		}
 	}
-	var renamed []AuditEvent
-	ReadAudit(ctx, st, AuditFilter{}, func(e AuditEvent) error {
-		if e.Event == AuditAccountRenamed {
+	var renamed []store.AuditEvent
+	core.ReadAudit(ctx, st, store.AuditFilter{}, func(e store.AuditEvent) error {
+		if e.Event == core.AuditAccountRenamed {
 			renamed = append(renamed, e)
 		}
 		return nil
@@ -203,11 +204,7 @@ func TestMigrateUsernames(t *testing.T) {
 		}
 	}
 	// The store keeps one account per name in any case.
-	err = st.Update(ctx, func(tx Tx) error {
-		_, err := tx.(sqlTx).exec("INSERT INTO accounts(username, account, phone, password, created) VALUES('Carol', 'U5', '+1555', 'x', 1)")
-		return err
-	})
-	if err == nil {
+	if _, err := st.DB().Exec("INSERT INTO accounts(username, account, phone, password, created) VALUES('Carol', 'U5', '+1555', 'x', 1)"); err == nil {
 		t.Fatal("a case variant got into the accounts table")
 	}
 }

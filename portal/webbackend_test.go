@@ -14,29 +14,35 @@ import (
 
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 	"ibkey/portal/web"
 )
 
-// TestWebBackendErrors checks that the service's outcomes reach the pages
-// as the errors of package web (docs/PORTAL.md's table).
-func TestWebBackendErrors(t *testing.T) {
+// TestPagesOperations checks the operations of the core that the
+// Client Portal's pages call, with the domain errors the pages match
+// (docs/PORTAL.md's table).
+func TestPagesOperations(t *testing.T) {
 	h := newHarness(t)
 	h.addUser("alice", "correct horse")
 	h.addUser("nodev", "password1")
 	d := h.enroll("alice", "correct horse")
-	b := NewWebBackend(h.srv, "https://ibkey.example/")
-	ctx := context.WithValue(context.Background(), webReqKey{}, webReq{ip: "192.0.2.7", base: "http://ignored"})
-	req := func(u, p string) web.LoginRequest {
-		return web.LoginRequest{Username: u, Password: p, Purpose: web.PurposeLogin, IP: "192.0.2.7", UserAgent: "test browser"}
+	var b web.Backend = h.svc
+	ctx := context.Background()
+	req := func(u, p string) core.LoginRequest {
+		return core.LoginRequest{Username: u, Password: p, Purpose: core.PurposeLogin, IP: "192.0.2.7", Browser: "test browser"}
+	}
+	respond := func(id, r string) (core.LoginState, error) {
+		return b.Respond(ctx, core.ResponseRequest{LoginID: id, Response: r, IP: "192.0.2.7"})
 	}
 
 	for _, c := range []struct {
 		user, pw string
 		want     error
 	}{
-		{"alice", "wrong", web.ErrBadCredentials},
-		{"mallory", "wrong", web.ErrBadCredentials},
-		{"nodev", "password1", web.ErrNoDevice},
+		{"alice", "wrong", core.ErrBadCredentials},
+		{"mallory", "wrong", core.ErrBadCredentials},
+		{"nodev", "password1", core.ErrNoDevice},
 	} {
 		if _, err := b.StartLogin(ctx, req(c.user, c.pw)); !errors.Is(err, c.want) {
 			t.Errorf("StartLogin(%s, %s): %v, want %v", c.user, c.pw, err, c.want)
@@ -44,12 +50,12 @@ func TestWebBackendErrors(t *testing.T) {
 	}
 
 	// A login: its context reaches the phone's request.
-	l, err := b.StartLogin(ctx, web.LoginRequest{Username: "alice", Password: "correct horse", Purpose: web.PurposeDevice, IP: "192.0.2.7", UserAgent: "test browser"})
+	l, err := b.StartLogin(ctx, core.LoginRequest{Username: "alice", Password: "correct horse", Purpose: core.PurposeDevice, IP: "192.0.2.7", Browser: "test browser"})
 	if err != nil || !l.Push || l.Username != "alice" || len(l.Challenge) != 6 {
 		t.Fatalf("StartLogin: %+v %v", l, err)
 	}
 	var ev protocol.Event
-	h.store.View(ctx, func(tx Tx) error {
+	h.store.View(ctx, func(tx store.Tx) error {
 		lg, err := tx.Login(l.ID)
 		json.Unmarshal(lg.Payload, &ev)
 		return err
@@ -57,33 +63,33 @@ func TestWebBackendErrors(t *testing.T) {
 	if ev.Context.App != "Client Portal: add a device" || ev.Context.IP != "192.0.2.7" || ev.Context.Browser != "test browser" {
 		t.Fatalf("push context %+v", ev.Context)
 	}
-	if st, err := b.Status(ctx, l.ID); err != nil || st.Status != web.StatusPending {
-		t.Fatalf("Status: %+v %v", st, err)
+	if st, err := b.LoginStatus(ctx, l.ID); err != nil || st.Status != core.StatusPending {
+		t.Fatalf("LoginStatus: %+v %v", st, err)
 	}
-	if _, err := b.Status(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
-		t.Fatalf("Status of no login: %v", err)
+	if _, err := b.LoginStatus(ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("LoginStatus of no login: %v", err)
 	}
-	if _, err := b.Respond(ctx, "nope", "12345678"); !errors.Is(err, web.ErrNotFound) {
+	if _, err := respond("nope", "12345678"); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("Respond to no login: %v", err)
 	}
-	if st, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); err != nil || st != (web.LoginState{Status: web.StatusApproved}) {
+	if st, err := respond(l.ID, d.respond(t, l.Challenge)); err != nil || st != (core.LoginState{Status: core.StatusApproved}) {
 		t.Fatalf("Respond: %+v %v", st, err)
 	}
-	if st, _ := b.Status(ctx, l.ID); st.Status != web.StatusApproved || st.PasswordChangeRequired {
-		t.Fatalf("Status after the response: %+v", st)
+	if st, _ := b.LoginStatus(ctx, l.ID); st.Status != core.StatusApproved || st.PasswordChangeRequired {
+		t.Fatalf("LoginStatus after the response: %+v", st)
 	}
-	if _, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrSpent) {
+	if _, err := respond(l.ID, d.respond(t, l.Challenge)); !errors.Is(err, core.ErrSpent) {
 		t.Fatalf("Respond again: %v", err)
 	}
 
 	// Expired.
 	l, _ = b.StartLogin(ctx, req("alice", "correct horse"))
 	h.clock.Add(3*time.Minute + time.Second)
-	if _, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.Is(err, web.ErrExpired) {
+	if _, err := respond(l.ID, d.respond(t, l.Challenge)); !errors.Is(err, core.ErrExpired) {
 		t.Fatalf("Respond late: %v", err)
 	}
-	if st, _ := b.Status(ctx, l.ID); st.Status != web.StatusExpired {
-		t.Fatalf("Status late: %+v", st)
+	if st, _ := b.LoginStatus(ctx, l.ID); st.Status != core.StatusExpired {
+		t.Fatalf("LoginStatus late: %+v", st)
 	}
 
 	// Wrong responses count down, then lock.
@@ -92,77 +98,77 @@ func TestWebBackendErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = b.Respond(ctx, l.ID, wrong(d.respond(t, l.Challenge)))
-		var bre *web.BadResponseError
+		_, err = respond(l.ID, wrong(d.respond(t, l.Challenge)))
+		var bre *core.BadResponseError
 		if !errors.As(err, &bre) || bre.AttemptsLeft != left {
 			t.Fatalf("wrong response with %d left: %v", left, err)
 		}
 	}
-	var le *web.LockedError
+	var le *core.LockedError
 	if _, err := b.StartLogin(ctx, req("alice", "correct horse")); !errors.As(err, &le) || !le.Until.Equal(h.clock.Now().Add(15*time.Minute)) {
 		t.Fatalf("locked StartLogin: %v", err)
 	}
-	if _, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge)); !errors.As(err, &le) || le.Until.IsZero() {
+	if _, err := respond(l.ID, d.respond(t, l.Challenge)); !errors.As(err, &le) || le.Until.IsZero() {
 		t.Fatalf("locked Respond: %v", err)
 	}
-	if _, err := b.StartDeviceEnrollment(ctx, "alice"); !errors.As(err, &le) {
-		t.Fatalf("locked StartDeviceEnrollment: %v", err)
+	if _, err := b.StartLinkEnrollment(ctx, core.LinkRequest{Username: "alice"}); !errors.As(err, &le) {
+		t.Fatalf("locked StartLinkEnrollment: %v", err)
 	}
-	if err := b.ChangePassword(ctx, "alice", "another password"); !errors.As(err, &le) {
+	change := func(pw string) error {
+		return b.ChangePassword(ctx, core.ChangePasswordRequest{Username: "alice", Password: pw, IP: "192.0.2.7"})
+	}
+	if err := change("another password"); !errors.As(err, &le) {
 		t.Fatalf("locked ChangePassword: %v", err)
 	}
-	UnlockAccount(ctx, h.store, h.clock.Now(), "alice")
+	core.UnlockAccount(ctx, h.store, h.clock.Now(), "alice")
 
 	// Passwords.
-	var pe *web.PasswordError
+	var pe *core.PasswordError
 	for _, pw := range []string{"short", "alice", strings.Repeat("x", 1025)} {
-		if err := b.ChangePassword(ctx, "alice", pw); !errors.As(err, &pe) || !errors.Is(err, web.ErrWeakPassword) {
+		if err := change(pw); !errors.As(err, &pe) || !errors.Is(err, core.ErrWeakPassword) {
 			t.Errorf("ChangePassword(%q): %v", pw, err)
 		}
 	}
-	if err := b.ChangePassword(ctx, "alice", "another password"); err != nil {
+	if err := change("another password"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.StartLogin(ctx, req("alice", "another password")); err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}
 
-	// Add a device: the link names the public URL.
-	e, err := b.StartDeviceEnrollment(ctx, "alice")
+	// Add a device.
+	e, err := b.StartLinkEnrollment(ctx, core.LinkRequest{Username: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, sid, err := protocol.ParseEnrollLink(e.Link)
-	if err != nil || svc != "https://ibkey.example" || protocol.FormatSessionID(sid) != e.SessionID || !e.ExpiresAt.Equal(h.clock.Now().Add(10*time.Minute)) {
-		t.Fatalf("enrollment %+v: %q %q %v", e, svc, sid, err)
+	if len(e.SessionID) != protocol.SessionIDLen || !e.ExpiresAt.Equal(h.clock.Now().Add(10*time.Minute)) {
+		t.Fatalf("enrollment %+v", e)
 	}
 	for range 4 {
-		b.StartDeviceEnrollment(ctx, "alice")
+		b.StartLinkEnrollment(ctx, core.LinkRequest{Username: "alice"})
 	}
-	if _, err := b.StartDeviceEnrollment(ctx, "alice"); !errors.Is(err, web.ErrRateLimited) {
+	var rl *core.RateLimitError
+	if _, err := b.StartLinkEnrollment(ctx, core.LinkRequest{Username: "alice"}); !errors.As(err, &rl) || rl.Limit != "links" {
 		t.Fatalf("6th enrollment: %v", err)
-	}
-	// Without a public URL, the request's.
-	b2 := NewWebBackend(h.srv, "")
-	e, err = b2.StartDeviceEnrollment(ctx, "nodev")
-	if svc, _, _ := protocol.ParseEnrollLink(e.Link); err != nil || svc != "http://ignored" {
-		t.Fatalf("link from the request: %+v %v", e, err)
 	}
 
 	// Resend.
-	if err := b.ResendCode(ctx, "nodev", "wrong", web.ChannelVoice); !errors.Is(err, web.ErrBadCredentials) {
+	resend := func(pw, channel string) error {
+		return b.ResendCode(ctx, core.ResendCodeRequest{Username: "nodev", Password: pw, Channel: channel, IP: "192.0.2.7"})
+	}
+	if err := resend("wrong", "voice"); !errors.Is(err, core.ErrBadCredentials) {
 		t.Fatalf("resend, wrong password: %v", err)
 	}
-	if err := b.ResendCode(ctx, "nodev", "password1", web.ChannelVoice); !errors.Is(err, web.ErrNoEnrollment) {
+	if err := resend("password1", "voice"); !errors.Is(err, core.ErrNoEnrollment) {
 		t.Fatalf("resend, nothing pending (a link does not count): %v", err)
 	}
 	if _, err := h.client.Enroll(ctx, protocol.EnrollRequest{Username: "nodev", Password: "password1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.ResendCode(ctx, "nodev", "password1", web.ChannelSMS); !errors.Is(err, web.ErrRateLimited) {
+	if err := resend("password1", "sms"); !errors.Is(err, core.ErrRateLimited) {
 		t.Fatalf("resend too soon: %v", err)
 	}
-	if err := b.ResendCode(ctx, "nodev", "password1", web.ChannelVoice); err != nil {
+	if err := resend("password1", "voice"); err != nil {
 		t.Fatalf("resend by voice, its first: %v", err)
 	}
 	if m := h.gw.last(t); m.Channel != "voice" || m.Username != "nodev" {
@@ -175,35 +181,33 @@ func TestWebBackendErrors(t *testing.T) {
 	}
 }
 
-func TestWebBackendRateLimited(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Rate = RateLimit{PerAccount: 0.001, AccountBurst: 1} })
+func TestPagesRateLimited(t *testing.T) {
+	h := newHarness(t, func(c *core.Config) { c.Rate = core.RateLimit{PerAccount: 0.001, AccountBurst: 1} })
 	h.addUser("alice", "correct horse")
-	b := NewWebBackend(h.srv, "")
 	ctx := context.Background()
-	r := web.LoginRequest{Username: "alice", Password: "wrong", IP: "192.0.2.1"}
-	if _, err := b.StartLogin(ctx, r); !errors.Is(err, web.ErrBadCredentials) {
+	r := core.LoginRequest{Username: "alice", Password: "wrong", IP: "192.0.2.1"}
+	if _, err := h.svc.StartLogin(ctx, r); !errors.Is(err, core.ErrBadCredentials) {
 		t.Fatalf("first: %v", err)
 	}
-	if _, err := b.StartLogin(ctx, r); !errors.Is(err, web.ErrRateLimited) {
+	if _, err := h.svc.StartLogin(ctx, r); !errors.Is(err, core.ErrRateLimited) {
 		t.Fatalf("second: %v", err)
 	}
 }
 
 func TestWebOutboxFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.jsonl")
-	ob := NewOutbox(path)
-	h := newHarness(t, func(c *Config) { c.Gateway = ob })
+	ob := core.NewOutbox(path)
+	h := newHarness(t, func(c *core.Config) { c.Gateway = ob })
 	h.addUser("alice", "correct horse")
-	b := NewWebBackend(h.srv, "")
 	ctx := context.Background()
-	if msgs, err := b.Outbox(ctx); err != nil || len(msgs) != 0 {
+	if msgs, err := h.svc.Outbox(ctx); err != nil || len(msgs) != 0 {
 		t.Fatalf("no file: %v %v", msgs, err)
 	}
 	if _, err := h.client.Enroll(ctx, protocol.EnrollRequest{Username: "alice", Password: "correct horse", Channel: "voice"}); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := b.Outbox(ctx)
-	if err != nil || len(msgs) != 1 || msgs[0].Channel != web.ChannelVoice || len(msgs[0].Code) != 8 || msgs[0].Username != "alice" {
+	msgs, err := h.svc.Outbox(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Channel != "voice" || len(msgs[0].Code) != 8 || msgs[0].Username != "alice" {
 		t.Fatalf("outbox: %+v %v", msgs, err)
 	}
 }
@@ -276,7 +280,7 @@ func TestDevOutboxPublic(t *testing.T) {
 func (h *harness) tempPassword(username string, d *device) string {
 	h.t.Helper()
 	ctx := context.Background()
-	id, err := h.srv.IssueTempPassword(ctx, username)
+	id, err := h.svc.IssueTempPassword(ctx, username)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -296,58 +300,61 @@ func (h *harness) tempPassword(username string, d *device) string {
 	return string(pw)
 }
 
-// TestWebBackendTempPassword: a login approved with a temporary password
-// says so, and SetLoginPassword follows POST /api/v1/logins/{id}/password
-// with the portal's password policy.
-func TestWebBackendTempPassword(t *testing.T) {
+// TestPagesTempPassword: a login approved with a temporary password says
+// so, and SetTempPassword follows POST /api/v1/logins/{id}/password with
+// the portal's password policy.
+func TestPagesTempPassword(t *testing.T) {
 	h := newHarness(t)
 	h.addUser("margaret", "correct horse")
 	d := h.enroll("margaret", "correct horse")
-	b := NewWebBackend(h.srv, "")
-	ctx := context.WithValue(context.Background(), webReqKey{}, webReq{ip: "192.0.2.7"})
-	req := func(pw string) web.LoginRequest {
-		return web.LoginRequest{Username: "margaret", Password: pw, Purpose: web.PurposeLogin, IP: "192.0.2.7"}
+	var b web.Backend = h.svc
+	ctx := context.Background()
+	req := func(pw string) core.LoginRequest {
+		return core.LoginRequest{Username: "margaret", Password: pw, Purpose: core.PurposeLogin, IP: "192.0.2.7"}
 	}
-	approve := func(pw string) web.Login {
+	setPassword := func(id, pw string) error {
+		return b.SetTempPassword(ctx, core.NewPasswordRequest{LoginID: id, Password: pw, IP: "192.0.2.7"})
+	}
+	approve := func(pw string) core.Login {
 		t.Helper()
 		l, err := b.StartLogin(ctx, req(pw))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); !errors.Is(err, web.ErrNoChangePending) {
-			t.Fatalf("SetLoginPassword before the approval: %v", err)
+		if err := setPassword(l.ID, "a new long password"); !errors.Is(err, core.ErrNoChangePending) {
+			t.Fatalf("SetTempPassword before the approval: %v", err)
 		}
-		st, err := b.Respond(ctx, l.ID, d.respond(t, l.Challenge))
-		if err != nil || st != (web.LoginState{Status: web.StatusApproved, PasswordChangeRequired: true}) {
+		st, err := b.Respond(ctx, core.ResponseRequest{LoginID: l.ID, Response: d.respond(t, l.Challenge), IP: "192.0.2.7"})
+		if err != nil || st != (core.LoginState{Status: core.StatusApproved, PasswordChangeRequired: true}) {
 			t.Fatalf("Respond with a temporary password: %+v %v", st, err)
 		}
-		if st, err := b.Status(ctx, l.ID); err != nil || !st.PasswordChangeRequired {
-			t.Fatalf("Status: %+v %v", st, err)
+		if st, err := b.LoginStatus(ctx, l.ID); err != nil || !st.PasswordChangeRequired {
+			t.Fatalf("LoginStatus: %+v %v", st, err)
 		}
 		return l
 	}
 
 	temp := h.tempPassword("margaret", d)
-	if err := b.SetLoginPassword(ctx, "nope", "a new long password"); !errors.Is(err, web.ErrNotFound) {
-		t.Fatalf("SetLoginPassword of no login: %v", err)
+	if err := setPassword("nope", "a new long password"); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("SetTempPassword of no login: %v", err)
 	}
 	l := approve(temp)
-	var pe *web.PasswordError
+	var pe *core.PasswordError
 	for _, pw := range []string{"short", "Margaret", strings.Repeat("x", 1025)} {
-		if err := b.SetLoginPassword(ctx, l.ID, pw); !errors.As(err, &pe) || !errors.Is(err, web.ErrWeakPassword) {
-			t.Errorf("SetLoginPassword(%q): %v", pw, err)
+		if err := setPassword(l.ID, pw); !errors.As(err, &pe) || !errors.Is(err, core.ErrWeakPassword) {
+			t.Errorf("SetTempPassword(%q): %v", pw, err)
 		}
 	}
-	if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); err != nil {
+	if err := setPassword(l.ID, "a new long password"); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := b.Status(ctx, l.ID); st.PasswordChangeRequired {
+	if st, _ := b.LoginStatus(ctx, l.ID); st.PasswordChangeRequired {
 		t.Fatal("still required after the change")
 	}
-	if err := b.SetLoginPassword(ctx, l.ID, "yet another password"); !errors.Is(err, web.ErrNoChangePending) {
-		t.Fatalf("SetLoginPassword again: %v", err)
+	if err := setPassword(l.ID, "yet another password"); !errors.Is(err, core.ErrNoChangePending) {
+		t.Fatalf("SetTempPassword again: %v", err)
 	}
-	if _, err := b.StartLogin(ctx, req(temp)); !errors.Is(err, web.ErrBadCredentials) {
+	if _, err := b.StartLogin(ctx, req(temp)); !errors.Is(err, core.ErrBadCredentials) {
 		t.Fatalf("the temporary password after the change: %v", err)
 	}
 	if _, err := b.StartLogin(ctx, req("a new long password")); err != nil {
@@ -357,14 +364,14 @@ func TestWebBackendTempPassword(t *testing.T) {
 	// Too late: the login's challenge has expired.
 	l = approve(h.tempPassword("margaret", d))
 	h.clock.Add(3*time.Minute + time.Second)
-	if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); !errors.Is(err, web.ErrNoChangePending) {
-		t.Fatalf("SetLoginPassword late: %v", err)
+	if err := setPassword(l.ID, "a new long password"); !errors.Is(err, core.ErrNoChangePending) {
+		t.Fatalf("SetTempPassword late: %v", err)
 	}
 
 	// Locked meanwhile.
 	l = approve(h.tempPassword("margaret", d))
 	until := h.clock.Now().Add(10 * time.Minute)
-	h.store.Update(ctx, func(tx Tx) error {
+	h.store.Update(ctx, func(tx store.Tx) error {
 		a, err := tx.Account("margaret")
 		if err != nil {
 			return err
@@ -372,8 +379,8 @@ func TestWebBackendTempPassword(t *testing.T) {
 		a.Lockout.LockedUntil = until
 		return tx.UpdateAccount(a)
 	})
-	var le *web.LockedError
-	if err := b.SetLoginPassword(ctx, l.ID, "a new long password"); !errors.As(err, &le) || !le.Until.Equal(until) {
-		t.Fatalf("SetLoginPassword locked: %v", err)
+	var le *core.LockedError
+	if err := setPassword(l.ID, "a new long password"); !errors.As(err, &le) || !le.Until.Equal(until) {
+		t.Fatalf("SetTempPassword locked: %v", err)
 	}
 }

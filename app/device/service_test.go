@@ -26,18 +26,21 @@ import (
 	"ibkey/authcore/vault"
 	"ibkey/platform"
 	"ibkey/portal"
+	svccore "ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/sqlite"
 )
 
 // fastArgon keeps the service's password hashing cheap.
-var fastArgon = portal.Argon2Params{Memory: 64, Time: 1, Threads: 1}
+var fastArgon = svccore.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
 // gateway is the service's SMS and voice gateway: it keeps the messages.
 type gateway struct {
 	mu   sync.Mutex
-	msgs []portal.Message
+	msgs []svccore.Message
 }
 
-func (g *gateway) Send(_ context.Context, m portal.Message) error {
+func (g *gateway) Send(_ context.Context, m svccore.Message) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.msgs = append(g.msgs, m)
@@ -59,31 +62,32 @@ func (g *gateway) lastCode(t *testing.T) string {
 type service struct {
 	t     *testing.T
 	srv   *portal.Server
-	store portal.Store
+	store store.Store
 	ts    *httptest.Server
 	gw    *gateway
 }
 
 func newService(t *testing.T) *service {
 	t.Helper()
-	st, err := portal.OpenSQLiteKeyFile(filepath.Join(t.TempDir(), "svc.db"), "")
+	st, _, err := sqlite.OpenKeyFile(filepath.Join(t.TempDir(), "svc.db"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &service{t: t, store: st, gw: &gateway{}}
-	s.srv, err = portal.New(context.Background(), portal.Config{
-		Store: st, Gateway: s.gw, Argon2: fastArgon, Rate: portal.RateLimit{Disabled: true},
+	svc, err := svccore.New(context.Background(), svccore.Config{
+		Store: st, Gateway: s.gw, Argon2: fastArgon, Rate: svccore.RateLimit{Disabled: true},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CrossProcessPoll: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.srv = portal.New(svc, portal.Options{})
 	s.ts = httptest.NewServer(s.srv.Handler())
 	t.Cleanup(func() {
 		s.ts.Close()
 		st.Close()
 	})
-	if _, err := portal.CreateAccount(context.Background(), st, rand.Reader, time.Now(), "demo", "+15555550100", "demo-password", fastArgon); err != nil {
+	if _, err := svccore.CreateAccount(context.Background(), st, rand.Reader, time.Now(), "demo", "+15555550100", "demo-password", fastArgon); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -118,7 +122,7 @@ func (s *service) login() protocol.Login {
 func (s *service) pending(deviceID string) int {
 	s.t.Helper()
 	var n int
-	err := s.store.View(context.Background(), func(tx portal.Tx) error {
+	err := s.store.View(context.Background(), func(tx store.Tx) error {
 		ds, err := tx.PendingDeliveries(deviceID)
 		n = len(ds)
 		return err
@@ -396,7 +400,7 @@ func TestInboxAndChangePINRealService(t *testing.T) {
 	if _, err := auth.Activate(ctx, e, s.gw.lastCode(t), app.Protection{PIN: "8264"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.srv.IssueTempPassword(ctx, "demo"); err != nil {
+	if _, err := s.srv.Service().IssueTempPassword(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := auth.Inbox(ctx, "demo", app.Unlock{PIN: "1357"}); !errors.Is(err, app.ErrWrongPIN) {
@@ -461,7 +465,7 @@ func TestInboxAndChangePINRealService(t *testing.T) {
 func TestEnrollWithLinkRealService(t *testing.T) {
 	s := newService(t)
 	auth, v := newAuth(t, s)
-	le, err := s.srv.StartDeviceEnrollment(context.Background(), "demo")
+	le, err := s.srv.Service().StartLinkEnrollment(context.Background(), svccore.LinkRequest{Username: "demo"})
 	if err != nil {
 		t.Fatal(err)
 	}

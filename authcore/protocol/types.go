@@ -197,7 +197,7 @@ type Inbox struct {
 	Deliveries []Delivery `json:"deliveries"`
 }
 
-// The relying-party login API (CONTRACT.md).
+// The relying-party login API (docs/PROTOCOL.md, "Relying-party login API").
 
 // LoginRequest starts a login: POST /api/v1/logins.
 type LoginRequest struct {

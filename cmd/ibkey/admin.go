@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"ibkey/authcore/protocol"
-	"ibkey/portal"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
 )
 
 func init() {
 	commands["admin"] = command{
-		"admin useradd|unlock|devices|temp-password|fraud-reports|audit --db FILE [--key-file FILE] [--username U] [--phone +CC...] [--since TIME]",
+		"admin useradd|unlock|devices|temp-password|fraud-reports|audit --db FILE|postgres://... [--key-file FILE] [--username U] [--phone +CC...] [--since TIME]",
 		cmdAdmin,
 	}
 }
@@ -34,7 +35,7 @@ func admin(e *env, args []string, made *string) error {
 	}
 	sub, args := args[0], args[1:]
 	fs := flags("admin " + sub)
-	dbPath := fs.String("db", "", "the SQLite database file")
+	dbPath := dbFlag(fs)
 	keyFile := keyFileFlag(fs)
 	username := fs.String("username", "", "the user")
 	var phone, since *string
@@ -58,24 +59,24 @@ func admin(e *env, args []string, made *string) error {
 		// Usernames are one form whatever the case (protocol.CanonicalUsername).
 		c, ok := protocol.CanonicalUsername(*username)
 		if !ok {
-			return portal.ErrBadUsername
+			return core.ErrBadUsername
 		}
 		*username = c
 	}
-	open := func() (portal.Store, error) {
-		st, m, err := openServiceDB(*dbPath, *keyFile)
+	ctx := context.Background()
+	open := func() (store.Store, error) {
+		st, m, err := openServiceDB(ctx, *dbPath, *keyFile)
 		*made = m
 		return st, err
 	}
-	ctx := context.Background()
 	now := time.Now()
 	switch sub {
 	case "useradd":
 		if *phone == "" {
 			return usagef("admin useradd: --phone is required")
 		}
-		if !portal.ValidPhone(*phone) {
-			return portal.ErrBadPhone
+		if !core.ValidPhone(*phone) {
+			return core.ErrBadPhone
 		}
 		pw, err := e.readSecret("Password: ")
 		if err != nil {
@@ -95,7 +96,7 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		a, err := portal.CreateAccount(ctx, st, rand.Reader, now, *username, *phone, pw, portal.DefaultArgon2)
+		a, err := core.CreateAccount(ctx, st, rand.Reader, now, *username, *phone, pw, core.DefaultArgon2)
 		if err != nil {
 			return err
 		}
@@ -106,7 +107,7 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		if err := portal.UnlockAccount(ctx, st, now, *username); err != nil {
+		if err := core.UnlockAccount(ctx, st, now, *username); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\tunlocked\n", *username)
@@ -116,7 +117,7 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		ds, err := portal.ListDevices(ctx, st, *username)
+		ds, err := core.ListDevices(ctx, st, *username)
 		if err != nil {
 			return err
 		}
@@ -133,7 +134,7 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		id, err := portal.IssueTempPassword(ctx, st, rand.Reader, now, *username, portal.DefaultArgon2)
+		id, err := core.IssueTempPassword(ctx, st, rand.Reader, now, *username, core.DefaultArgon2)
 		if err != nil {
 			return err
 		}
@@ -144,18 +145,12 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		var rs []portal.FraudReport
-		if err := st.View(ctx, func(tx portal.Tx) error {
-			var err error
-			rs, err = tx.FraudReports()
-			return err
-		}); err != nil {
+		rs, err := core.FraudReports(ctx, st, *username)
+		if err != nil {
 			return err
 		}
 		for _, r := range rs {
-			if *username == "" || r.Username == *username {
-				fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Username, r.LoginID, r.IP, r.App, r.Browser)
-			}
+			fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Username, r.LoginID, r.IP, r.App, r.Browser)
 		}
 	case "audit":
 		from, err := parseSince(*since, now)
@@ -167,9 +162,9 @@ func admin(e *env, args []string, made *string) error {
 			return err
 		}
 		defer st.Close()
-		h := portal.AuditHandler(e.stdout)
-		return portal.ReadAudit(ctx, st, portal.AuditFilter{Username: *username, Since: from}, func(ev portal.AuditEvent) error {
-			return portal.LogAudit(ctx, h, ev)
+		h := core.AuditHandler(e.stdout)
+		return core.ReadAudit(ctx, st, store.AuditFilter{Username: *username, Since: from}, func(ev store.AuditEvent) error {
+			return core.LogAudit(ctx, h, ev)
 		})
 	default:
 		return usagef("admin: unknown subcommand %q", sub)

@@ -23,19 +23,21 @@ import (
 
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
-	"ibkey/portal"
+
+	"ibkey/portal/core"
+	"ibkey/portal/store/sqlite"
 )
 
 // startLink starts an enrollment by link for username in the service's
 // database, as the Client Portal's Add device page does.
-func (s *svcEnv) startLink(username string) portal.LinkEnrollment {
+func (s *svcEnv) startLink(username string) core.LinkEnrollment {
 	s.t.Helper()
-	st, err := portal.OpenSQLiteKeyFile(s.db, "")
+	st, _, err := sqlite.OpenKeyFile(s.db, "")
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer st.Close()
-	le, err := portal.StartLinkEnrollment(context.Background(), st, rand.Reader, time.Now(), verifier.Config{}, username)
+	le, err := core.StartLinkEnrollment(context.Background(), st, rand.Reader, time.Now(), verifier.Config{}, username)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"ibkey/portal"
+	"ibkey/portal/store"
+	"ibkey/portal/store/sqlite"
 )
 
 // TestServiceHardLock: a hard lock (100 consecutive failures) holds across
@@ -16,11 +17,11 @@ func TestServiceHardLock(t *testing.T) {
 	}
 	s := newSvcEnv(t)
 	s.must("password1\n", "admin", "useradd", "--db", s.db, "--username", "lee", "--phone", "+15550001234")
-	st, err := portal.OpenSQLiteKeyFile(s.db, "")
+	st, _, err := sqlite.OpenKeyFile(s.db, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.Update(context.Background(), func(tx portal.Tx) error {
+	err = st.Update(context.Background(), func(tx store.Tx) error {
 		a, err := tx.Account("lee")
 		if err != nil {
 			return err

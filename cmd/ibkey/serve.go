@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,17 +14,23 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"ibkey/authcore/verifier"
+	"ibkey/internal/clientip"
 	"ibkey/portal"
+	"ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/postgres"
+	"ibkey/portal/store/sqlite"
 	"ibkey/portal/web"
 )
 
 func init() {
 	commands["serve"] = command{
-		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--max-failures N] [--sends-user-hour N] [--sends-user-day N] [--sends-phone-hour N] [--sends-phone-day N] [--ip-rate R] [--account-rate R] [--page-rate R]",
+		"serve --addr HOST:PORT --db FILE|postgres://... [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--trusted-proxies LIST] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--max-failures N] [--sends-user-hour N] [--sends-user-day N] [--sends-phone-hour N] [--sends-phone-day N] [--ip-rate R] [--account-rate R] [--page-rate R]",
 		cmdServe,
 	}
 }
@@ -33,7 +38,7 @@ func init() {
 func cmdServe(e *env, args []string) error {
 	fs := flags("serve")
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
-	dbPath := fs.String("db", "", "the SQLite database file")
+	dbPath := dbFlag(fs)
 	keyFile := keyFileFlag(fs)
 	outbox := fs.String("outbox", "", "the JSON-lines file of SMS and voice messages (default: outbox.jsonl beside the database)")
 	lockout := fs.Int("lockout", 5, "consecutive failures (passwords, codes, responses, PIN proofs) that lock a user for --lockout-time (1 to --max-failures)")
@@ -49,6 +54,7 @@ func cmdServe(e *env, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	publicURL := fs.String("public-url", "", "the service's URL in enrollment links (default: the scheme and host the browser used)")
+	proxies := fs.String("trusted-proxies", "", "the load balancers (addresses, CIDR networks, comma-separated) whose X-Forwarded-For names the client; none by default")
 	devOutbox := fs.Bool("dev-outbox", false, "serve the developer outbox page (/outbox) with the SMS and voice codes")
 	devOutboxPublic := fs.Bool("dev-outbox-public", false, "allow --dev-outbox on a non-loopback --addr, to any client")
 	if err := parse(fs, args); err != nil {
@@ -64,6 +70,10 @@ func cmdServe(e *env, args []string) error {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return usagef("serve: --public-url must be an http or https URL")
 		}
+	}
+	trusted, err := clientip.Parse(*proxies)
+	if err != nil {
+		return usagef("serve: --trusted-proxies: %v", err)
 	}
 	if *devOutboxPublic && !*devOutbox {
 		return usagef("serve: --dev-outbox-public goes with --dev-outbox")
@@ -93,38 +103,46 @@ func cmdServe(e *env, args []string) error {
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if *outbox == "" {
-		*outbox = filepath.Join(filepath.Dir(*dbPath), "outbox.jsonl")
+		dir := "."
+		if !postgres.IsURL(*dbPath) {
+			dir = filepath.Dir(*dbPath)
+		}
+		*outbox = filepath.Join(dir, "outbox.jsonl")
 		fmt.Fprintf(e.stderr, "ibkey: activation codes go to %s\n", *outbox)
 	}
-	store, made, err := openServiceDB(*dbPath, *keyFile)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, made, err := openServiceDB(ctx, *dbPath, *keyFile)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 	if made != "" {
 		fmt.Fprintf(e.stderr, "ibkey: made the service's master key %s: back it up apart from the database\n", made)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv, err := portal.New(ctx, portal.Config{
-		Store:   store,
+	svc, err := core.New(ctx, core.Config{
+		Store:   st,
 		Rand:    rand.Reader,
-		Gateway: portal.NewOutbox(*outbox),
+		Gateway: core.NewOutbox(*outbox),
 		Log:     log,
 		Limits: verifier.Config{
 			LockoutThreshold: *lockout, LockoutDuration: *lockFor, MaxFailures: *maxFailures,
 			SendsPerUserHour: *sendsUserHour, SendsPerUserDay: *sendsUserDay, SendsPerPhoneHour: *sendsPhoneHour, SendsPerPhoneDay: *sendsPhoneDay,
 		},
-		Rate: portal.RateLimit{PerIP: *ipRate, IPBurst: 3 * *ipRate, PerAccount: *acctRate / 60, AccountBurst: 10},
+		Rate: core.RateLimit{PerIP: *ipRate, IPBurst: 3 * *ipRate, PerAccount: *acctRate / 60, AccountBurst: 10},
 	})
 	if err != nil {
 		return err
 	}
-	srv.MountWeb(web.Options{
+	defer svc.Close()
+	srv := portal.New(svc, portal.Options{TrustedProxies: trusted})
+	if err := srv.MountWeb(web.Options{
 		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader,
 		PageRate: *pageRate, PageBurst: 5 * *pageRate,
-	}, *publicURL)
+	}, *publicURL); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -142,7 +160,7 @@ func cmdServe(e *env, args []string) error {
 	if f, ok := e.stdout.(*os.File); ok {
 		f.Sync()
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "tls", secure, "dev_outbox", *devOutbox)
+	log.Info("serving", "addr", ln.Addr().String(), "tls", secure, "dev_outbox", *devOutbox, "store", storeKind(*dbPath))
 	errc := make(chan error, 1)
 	go func() {
 		if secure {
@@ -172,25 +190,65 @@ const keyFileEnv = "IBKEY_SERVICE_KEY_FILE"
 // keyFileFlag adds --key-file to the flags of a command that opens the
 // service's database.
 func keyFileFlag(fs *flag.FlagSet) *string {
-	return fs.String("key-file", os.Getenv(keyFileEnv), "the service's master key file (default: "+keyFileEnv+", else the database path + .key, made on the first start)")
+	return fs.String("key-file", os.Getenv(keyFileEnv), "the service's master key file (default: "+keyFileEnv+", else beside a SQLite database: its path + .key; made on the first start)")
 }
 
-// openServiceDB opens the service's database with its master key file
-// (keyFile, or beside the database when empty). made is the key file's
-// name when this call made it, else "".
-func openServiceDB(dbPath, keyFile string) (st portal.Store, made string, err error) {
-	if keyFile == "" {
-		keyFile = portal.DefaultKeyFile(dbPath)
+// dbFlag adds --db to the flags of a command that opens the service's
+// database.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", "", "the service's database: a SQLite file, or a PostgreSQL URL (postgres://user@host:port/db?sslmode=disable) that several instances share")
+}
+
+// storeKind names the engine of --db, for the log.
+func storeKind(db string) string {
+	if postgres.IsURL(db) {
+		return "postgres"
 	}
-	_, statErr := os.Stat(keyFile)
-	st, err = portal.OpenSQLiteKeyFile(dbPath, keyFile)
-	if err != nil {
-		return nil, "", err
+	return "sqlite"
+}
+
+// openServiceDB opens the service's database, a SQLite file or a
+// PostgreSQL URL, with its master key file (keyFile; beside a SQLite file
+// when empty; a PostgreSQL database needs it named). made is the key
+// file's name when this call made it, else "".
+func openServiceDB(ctx context.Context, db, keyFile string) (st store.Store, made string, err error) {
+	var m bool
+	if postgres.IsURL(db) {
+		if keyFile == "" {
+			return nil, "", usagef("--key-file (or %s) is required with a PostgreSQL --db: every instance needs the same key", keyFileEnv)
+		}
+		var ps *postgres.Store
+		ps, m, err = postgres.OpenKeyFile(ctx, db, keyFile)
+		if err != nil {
+			return nil, "", redactURL(err, db)
+		}
+		st = ps
+	} else {
+		if keyFile == "" {
+			keyFile = sqlite.DefaultKeyFile(db)
+		}
+		var ss *sqlite.Store
+		if ss, m, err = sqlite.OpenKeyFile(db, keyFile); err != nil {
+			return nil, "", err
+		}
+		st = ss
 	}
-	if errors.Is(statErr, iofs.ErrNotExist) {
+	if m {
 		made = keyFile
 	}
 	return st, made, nil
+}
+
+// redactURL keeps a password in a PostgreSQL URL out of an error.
+func redactURL(err error, db string) error {
+	u, perr := url.Parse(db)
+	if perr != nil {
+		return errors.New("the PostgreSQL URL (--db) does not parse")
+	}
+	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
+		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
 }
 
 // loopbackAddr reports whether the listen address addr (HOST:PORT) is a

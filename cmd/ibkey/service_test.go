@@ -21,7 +21,10 @@ import (
 	"time"
 
 	"ibkey/authcore/protocol"
-	"ibkey/portal"
+
+	"ibkey/portal/core"
+	"ibkey/portal/store"
+	"ibkey/portal/store/sqlite"
 )
 
 // lockedBuffer collects a process's output while it runs.
@@ -142,7 +145,7 @@ func (s *svcEnv) code(n int) string {
 		b, _ := os.ReadFile(s.outbox)
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 		if len(b) > 0 && len(lines) >= n {
-			var m portal.Message
+			var m core.Message
 			if err := json.Unmarshal([]byte(lines[n-1]), &m); err != nil {
 				s.t.Fatal(err)
 			}
@@ -407,17 +410,17 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("no request log: %s", logs)
 	}
 	secrets := map[string]string{"password": password, "new password": "a new password", "code": code, "response": resp, "response 2": resp2, "temporary password": temp}
-	st, err := portal.OpenSQLiteKeyFile(s.db, "")
+	st, _, err := sqlite.OpenKeyFile(s.db, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ds, _ := portal.ListDevices(context.Background(), st, "")
+	ds, _ := core.ListDevices(context.Background(), st, "")
 	for i, d := range ds {
 		secrets[fmt.Sprint("secret ", i)] = hex.EncodeToString(d.Secret)
 		secrets[fmt.Sprint("secret b64 ", i)] = base64.StdEncoding.EncodeToString(d.Secret)
 	}
-	st.View(context.Background(), func(tx portal.Tx) error {
+	st.View(context.Background(), func(tx store.Tx) error {
 		seed, _ := tx.Meta("service_key")
 		secrets["service key"] = hex.EncodeToString(seed)
 		secrets["service key b64"] = base64.StdEncoding.EncodeToString(seed)
@@ -459,7 +462,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	for _, d := range ds {
 		raw["secret of "+d.ID] = d.Secret
 	}
-	st.View(context.Background(), func(tx portal.Tx) error {
+	st.View(context.Background(), func(tx store.Tx) error {
 		raw["service key"], _ = tx.Meta("service_key")
 		return nil
 	})
@@ -562,10 +565,10 @@ func TestServiceKeyFile(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, []string{"admin", "devices", "--db", cp}, "ibkey: portal: the key file does not open this database (" + cp + ".key is missing)\n"},
-		{nil, []string{"admin", "unlock", "--db", db, "--username", "bob", "--key-file", wrong}, "ibkey: portal: the key file does not open this database (" + wrong + ")\n"},
-		{[]string{"IBKEY_SERVICE_KEY_FILE=" + wrong}, []string{"admin", "devices", "--db", db}, "ibkey: portal: the key file does not open this database (" + wrong + ")\n"},
-		{nil, []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--outbox", filepath.Join(dir, "o.jsonl"), "--key-file", wrong}, "ibkey: portal: the key file does not open this database (" + wrong + ")\n"},
+		{nil, []string{"admin", "devices", "--db", cp}, "ibkey: store: the key file does not open this database (" + cp + ".key is missing)\n"},
+		{nil, []string{"admin", "unlock", "--db", db, "--username", "bob", "--key-file", wrong}, "ibkey: store: the key file does not open this database (" + wrong + ")\n"},
+		{[]string{"IBKEY_SERVICE_KEY_FILE=" + wrong}, []string{"admin", "devices", "--db", db}, "ibkey: store: the key file does not open this database (" + wrong + ")\n"},
+		{nil, []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--outbox", filepath.Join(dir, "o.jsonl"), "--key-file", wrong}, "ibkey: store: the key file does not open this database (" + wrong + ")\n"},
 	} {
 		r := runIbkey(t, "", c.env, c.args...)
 		wantFailure(t, r, c.args)

@@ -44,8 +44,10 @@ var (
 	// longer holds (a login that is not pending any more): the database
 	// enforces what the caller's reads should have seen.
 	ErrConflict = errors.New("store: the record changed meanwhile")
-	// ErrClosed is returned after Close.
-	ErrClosed = errors.New("store: closed")
+	// ErrBadUsername is an account whose username is not in its
+	// canonical form (protocol.CanonicalUsername): the store keeps one
+	// form, whoever asks.
+	ErrBadUsername = errors.New("store: username not in its canonical form")
 )
 
 // Store keeps the service's records.
@@ -79,7 +81,11 @@ type Listener interface {
 // Tx is what a transaction reads and writes.
 type Tx interface {
 	Meta(key string) ([]byte, error)
+	// PutMeta writes a meta value, new or not.
 	PutMeta(key string, value []byte) error
+	// InsertMeta writes a new meta value: ErrExists when there is one
+	// (another instance made it first).
+	InsertMeta(key string, value []byte) error
 
 	// Account reads an account; in Update it holds the row.
 	Account(username string) (Account, error)
@@ -151,8 +157,11 @@ type Tx interface {
 
 	// Session reads a portal session by key (the SHA-256 of its id).
 	Session(key []byte) (Session, error)
-	// PutSession writes a session, new or not.
-	PutSession(Session) error
+	// InsertSession writes a new session: ErrExists when its key is taken.
+	InsertSession(Session) error
+	// UpdateSession writes a session's data, kind and times: ErrNotFound
+	// when it is gone (logged out, rotated, dropped) meanwhile.
+	UpdateSession(Session) error
 	// TouchSession sets when a session was last seen.
 	TouchSession(key []byte, seen time.Time) error
 	DeleteSession(key []byte) error

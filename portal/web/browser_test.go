@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"ibkey/portal/core"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -430,7 +431,7 @@ func TestBrowserSeamlessExpired(t *testing.T) {
 func TestBrowserLocked(t *testing.T) {
 	e := newEnv(t, Options{})
 	b := newBrowser(t, e)
-	e.fake.StartErr = &LockedError{Until: e.clock.Now().Add(15 * time.Minute)}
+	e.fake.StartErr = &core.LockedError{Until: e.clock.Now().Add(15 * time.Minute)}
 	b.open("/login")
 	b.credentials("carol", carolPassword, "login")
 	if got := b.text("locked"); !strings.Contains(got, "locked") {
@@ -524,7 +525,7 @@ func TestBrowserResendAndOutbox(t *testing.T) {
 		t.Fatalf("flash %q", got)
 	}
 	msgs, _ := e.fake.Outbox(t.Context())
-	if len(msgs) != 1 || msgs[0].Channel != ChannelVoice {
+	if len(msgs) != 1 || msgs[0].Channel != "voice" {
 		t.Fatalf("outbox %+v", msgs)
 	}
 	b.submit(chromedp.Click(chromedp.CSS(`footer a[href="/outbox"]`)))

@@ -4,14 +4,17 @@
 //
 // # Which to use
 //
-// The service implements [Backend] (the relying-party login of CONTRACT.md
-// in process, and a few account tasks) and mounts [New] at the root of its
-// mux, next to its /api/ routes:
+// The pages are a transport over the service's core (package core): they
+// call its operations through [Backend], which *core.Service implements as
+// it is, and match its domain errors (core.ErrLocked, ...). The service
+// mounts [New] at the root of its mux, next to its /api/ routes
+// (portal.Server.MountWeb):
 //
-//	mux.Handle("/", web.New(backend, web.Options{Secure: tlsOn, DevOutbox: devFlag}))
+//	mux.Handle("/", web.New(svc, web.Options{Secure: tlsOn, Sessions: svc.PortalSessions(), ...}))
 //
-// The pages need nothing else: templates, stylesheet and script are
-// embedded, and sessions live in memory.
+// Templates, stylesheet and script are embedded. Sessions live in a
+// [SessionStore]: the service's store (so that every instance serves every
+// session) or, by default, memory.
 //
 // # Pages
 //

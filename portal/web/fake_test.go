@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"ibkey/authcore/ocra"
+	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
 )
 
 // fakeClock is a clock that tests move by hand.
@@ -53,9 +55,9 @@ type fakeUser struct {
 }
 
 type fakeLogin struct {
-	Login
-	purpose Purpose
-	status  Status
+	core.Login
+	purpose core.Purpose
+	status  core.Status
 }
 
 // Fake is a Backend with the service's rules in small: real OCRA checks of
@@ -68,9 +70,10 @@ type Fake struct {
 	users    map[string]*fakeUser
 	logins   map[string]*fakeLogin
 	last     map[string]string // username -> last login id
-	outbox   []Message
+	outbox   []core.Message
 	enrolled []Enrollment
 	seq      int
+	base     string // the service's URL in enrollment links
 
 	TTL      time.Duration // challenge lifetime, 3 minutes
 	MaxFails int           // wrong responses before the lock, 5
@@ -78,14 +81,14 @@ type Fake struct {
 
 	// StartErr, when set, is what StartLogin returns (rate limit, faults).
 	StartErr error
-	Requests []LoginRequest // every StartLogin request, in order
-	// SetLoginPasswordCalls counts the calls of SetLoginPassword.
-	SetLoginPasswordCalls int
+	Requests []core.LoginRequest // every StartLogin request, in order
+	// SetTempPasswordCalls counts the calls of SetTempPassword.
+	SetTempPasswordCalls int
 }
 
 func newFake(now func() time.Time) *Fake {
 	return &Fake{
-		now: now, users: map[string]*fakeUser{}, logins: map[string]*fakeLogin{}, last: map[string]string{},
+		now: now, base: "https://ibkey.example", users: map[string]*fakeUser{}, logins: map[string]*fakeLogin{}, last: map[string]string{},
 		TTL: 3 * time.Minute, MaxFails: 5, Lockout: 15 * time.Minute,
 	}
 }
@@ -115,33 +118,33 @@ func (f *Fake) randomDigits(n int) string {
 	return s[len(s)-n:]
 }
 
-func (f *Fake) StartLogin(ctx context.Context, req LoginRequest) (Login, error) {
+func (f *Fake) StartLogin(ctx context.Context, req core.LoginRequest) (core.Login, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Requests = append(f.Requests, req)
 	if f.StartErr != nil {
-		return Login{}, f.StartErr
+		return core.Login{}, f.StartErr
 	}
 	u := f.user(req.Username)
 	if u == nil || u.password != req.Password {
-		return Login{}, ErrBadCredentials
+		return core.Login{}, core.ErrBadCredentials
 	}
 	now := f.now()
 	if now.Before(u.lockedUntil) {
-		return Login{}, &LockedError{Until: u.lockedUntil}
+		return core.Login{}, &core.LockedError{Until: u.lockedUntil}
 	}
 	if u.key == nil {
-		return Login{}, ErrNoDevice
+		return core.Login{}, core.ErrNoDevice
 	}
 	f.seq++
-	l := Login{
+	l := core.Login{
 		ID: fmt.Sprintf("login-%d", f.seq), Username: u.name, Challenge: f.randomDigits(6),
 		ExpiresAt: now.Add(f.TTL), Push: u.push,
 	}
 	if u.push {
 		l.Number = 10 + f.seq%90
 	}
-	f.logins[l.ID] = &fakeLogin{Login: l, purpose: req.Purpose, status: StatusPending}
+	f.logins[l.ID] = &fakeLogin{Login: l, purpose: req.Purpose, status: core.StatusPending}
 	f.last[strings.ToLower(u.name)] = l.ID
 	return l, nil
 }
@@ -149,169 +152,169 @@ func (f *Fake) StartLogin(ctx context.Context, req LoginRequest) (Login, error) 
 // lockedErr returns the lock error of u at now, or nil.
 func (f *Fake) lockedErr(u *fakeUser, now time.Time) error {
 	if now.Before(u.lockedUntil) {
-		return &LockedError{Until: u.lockedUntil}
+		return &core.LockedError{Until: u.lockedUntil}
 	}
 	return nil
 }
 
-func (f *Fake) Respond(ctx context.Context, id, response string) (LoginState, error) {
+func (f *Fake) Respond(ctx context.Context, req core.ResponseRequest) (core.LoginState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.respond(id, response); err != nil {
-		return LoginState{}, err
+	if err := f.respond(req.LoginID, req.Response); err != nil {
+		return core.LoginState{}, err
 	}
-	return f.state(f.logins[id]), nil
+	return f.state(f.logins[req.LoginID]), nil
 }
 
 // state is the LoginState of l: an approved login of an account with a
 // temporary password must change it.
-func (f *Fake) state(l *fakeLogin) LoginState {
-	return LoginState{Status: l.status, PasswordChangeRequired: l.status == StatusApproved && f.user(l.Username).mustChange}
+func (f *Fake) state(l *fakeLogin) core.LoginState {
+	return core.LoginState{Status: l.status, PasswordChangeRequired: l.status == core.StatusApproved && f.user(l.Username).mustChange}
 }
 
 func (f *Fake) respond(id, response string) error {
 	l := f.logins[id]
 	if l == nil {
-		return ErrNotFound
+		return core.ErrNotFound
 	}
 	u := f.user(l.Username)
 	now := f.now()
 	if err := f.lockedErr(u, now); err != nil {
 		return err
 	}
-	if l.status != StatusPending {
-		return ErrSpent
+	if l.status != core.StatusPending {
+		return core.ErrSpent
 	}
 	if !now.Before(l.ExpiresAt) {
-		l.status = StatusExpired
-		return ErrExpired
+		l.status = core.StatusExpired
+		return core.ErrExpired
 	}
 	_, err := ocra.Verify(testSuite, u.key, response, ocra.Input{Challenge: l.Challenge}, ocra.Window{})
 	switch {
 	case err == nil:
-		l.status = StatusApproved
+		l.status = core.StatusApproved
 		u.fails = 0
 		return nil
 	case errors.Is(err, ocra.ErrMismatch):
-		l.status = StatusFailed
+		l.status = core.StatusFailed
 		u.fails++
 		left := f.MaxFails - u.fails
 		if left <= 0 {
 			u.lockedUntil = now.Add(f.Lockout)
 			u.fails = 0
-			return &LockedError{Until: u.lockedUntil}
+			return &core.LockedError{Until: u.lockedUntil}
 		}
-		return &BadResponseError{AttemptsLeft: left}
+		return &core.BadResponseError{AttemptsLeft: left}
 	default:
 		return err
 	}
 }
 
-func (f *Fake) Status(ctx context.Context, id string) (LoginState, error) {
+func (f *Fake) LoginStatus(ctx context.Context, id string) (core.LoginState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.logins[id]
 	if l == nil {
-		return LoginState{}, ErrNotFound
+		return core.LoginState{}, core.ErrNotFound
 	}
-	if l.status == StatusPending && !f.now().Before(l.ExpiresAt) {
-		l.status = StatusExpired
+	if l.status == core.StatusPending && !f.now().Before(l.ExpiresAt) {
+		l.status = core.StatusExpired
 	}
 	return f.state(l), nil
 }
 
-// SetLoginPassword follows the service: only after an approved login of an
+// SetTempPassword follows the service: only after an approved login of an
 // account with a temporary password, before the login's challenge expires.
-func (f *Fake) SetLoginPassword(ctx context.Context, id, pw string) error {
+func (f *Fake) SetTempPassword(ctx context.Context, req core.NewPasswordRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.SetLoginPasswordCalls++
+	f.SetTempPasswordCalls++
+	id, pw := req.LoginID, req.Password
 	l := f.logins[id]
 	if l == nil {
-		return ErrNotFound
+		return core.ErrNotFound
 	}
 	u := f.user(l.Username)
 	now := f.now()
 	if err := f.lockedErr(u, now); err != nil {
 		return err
 	}
-	if l.status != StatusApproved || !u.mustChange || !now.Before(l.ExpiresAt) {
-		return ErrNoChangePending
+	if l.status != core.StatusApproved || !u.mustChange || !now.Before(l.ExpiresAt) {
+		return core.ErrNoChangePending
 	}
 	if strings.EqualFold(pw, "password123") {
-		return &PasswordError{Reason: "That password is on a list of common passwords. Choose another."}
+		return &core.PasswordError{Reason: "That password is on a list of common passwords. Choose another."}
 	}
 	u.password, u.mustChange = pw, false
 	return nil
 }
 
-func (f *Fake) ChangePassword(ctx context.Context, username, pw string) error {
+func (f *Fake) ChangePassword(ctx context.Context, req core.ChangePasswordRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.user(username)
+	pw := req.Password
+	u := f.user(req.Username)
 	if u == nil {
-		return ErrNotFound
+		return core.ErrNotFound
 	}
 	if err := f.lockedErr(u, f.now()); err != nil {
 		return err
 	}
 	if strings.EqualFold(pw, "password123") {
-		return &PasswordError{Reason: "That password is on a list of common passwords. Choose another."}
+		return &core.PasswordError{Reason: "That password is on a list of common passwords. Choose another."}
 	}
 	u.password, u.mustChange = pw, false
 	return nil
 }
 
-func (f *Fake) StartDeviceEnrollment(ctx context.Context, username string) (Enrollment, error) {
+// StartLinkEnrollment records the enrollment as the Add a device page
+// shows it, with the link of the service at f.base.
+func (f *Fake) StartLinkEnrollment(ctx context.Context, req core.LinkRequest) (core.LinkEnrollment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.user(username)
+	u := f.user(req.Username)
 	if u == nil {
-		return Enrollment{}, ErrNotFound
+		return core.LinkEnrollment{}, core.ErrNotFound
 	}
 	f.seq++
-	sid := fmt.Sprintf("K7QF-2MZP-%04d-XW3D", f.seq)
-	e := Enrollment{
-		Link:      "ibkey://enroll?service=https%3A%2F%2Fibkey.example&session=" + strings.ReplaceAll(sid, "-", ""),
-		SessionID: sid,
-		ExpiresAt: f.now().Add(10 * time.Minute),
-	}
-	f.enrolled = append(f.enrolled, e)
-	return e, nil
+	le := core.LinkEnrollment{ID: fmt.Sprint("enrollment-", f.seq), Username: u.name, SessionID: fmt.Sprintf("K7QF2MZP%04dXW3D", f.seq), ExpiresAt: f.now().Add(10 * time.Minute)}
+	f.enrolled = append(f.enrolled, Enrollment{Link: le.Link(f.base), SessionID: protocol.FormatSessionID(le.SessionID), ExpiresAt: le.ExpiresAt})
+	return le, nil
 }
 
-func (f *Fake) ResendCode(ctx context.Context, username, password string, ch Channel) error {
+func (f *Fake) ResendCode(ctx context.Context, req core.ResendCodeRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.user(username)
-	if u == nil || u.password != password {
-		return ErrBadCredentials
+	ch := Channel(req.Channel)
+	u := f.user(req.Username)
+	if u == nil || u.password != req.Password {
+		return core.ErrBadCredentials
 	}
 	if err := f.lockedErr(u, f.now()); err != nil {
 		return err
 	}
 	if !u.enrolling {
-		return ErrNoEnrollment
+		return core.ErrNoEnrollment
 	}
 	code := f.randomDigits(6)
 	text := "Your IB Key activation code is " + code
 	if ch == ChannelVoice {
 		text = "Your IB Key activation code is " + strings.Join(strings.Split(code, ""), " ")
 	}
-	f.outbox = append(f.outbox, Message{Time: f.now(), Channel: ch, To: u.phone, Username: u.name, Code: code, Text: text})
+	f.outbox = append(f.outbox, core.Message{Time: f.now(), Channel: string(ch), To: u.phone, Username: u.name, Code: code, Text: text})
 	return nil
 }
 
-func (f *Fake) Outbox(ctx context.Context) ([]Message, error) {
+func (f *Fake) Outbox(ctx context.Context) ([]core.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Message(nil), f.outbox...), nil
+	return append([]core.Message(nil), f.outbox...), nil
 }
 
 // --- the phone's side, for tests ---
 
 // LastLogin returns the last login started for username.
-func (f *Fake) LastLogin(t testing.TB, username string) Login {
+func (f *Fake) LastLogin(t testing.TB, username string) core.Login {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -329,16 +332,16 @@ func (f *Fake) Approve(id string, number int) error {
 	defer f.mu.Unlock()
 	l := f.logins[id]
 	if l == nil || !l.Push {
-		return ErrNotFound
+		return core.ErrNotFound
 	}
-	if l.status != StatusPending || !f.now().Before(l.ExpiresAt) {
-		return ErrSpent
+	if l.status != core.StatusPending || !f.now().Before(l.ExpiresAt) {
+		return core.ErrSpent
 	}
 	if number != l.Number {
-		l.status = StatusFailed
+		l.status = core.StatusFailed
 		return errors.New("fake: wrong number")
 	}
-	l.status = StatusApproved
+	l.status = core.StatusApproved
 	return nil
 }
 
@@ -346,8 +349,8 @@ func (f *Fake) Approve(id string, number int) error {
 func (f *Fake) Deny(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if l := f.logins[id]; l != nil && l.status == StatusPending {
-		l.status = StatusDenied
+	if l := f.logins[id]; l != nil && l.status == core.StatusPending {
+		l.status = core.StatusDenied
 	}
 }
 

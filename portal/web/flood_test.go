@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -25,14 +26,14 @@ func TestAnonymousFloodKeepsSessions(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login("alice", alicePassword, aliceKey)
 	h := e.srv.Config.Handler.(*handler)
-	before := h.sessions.len()
+	before := h.sessions.st.(*memSessions).len()
 	for i := range 10000 {
 		w := serve(h, httptest.NewRequest("GET", "/login", nil), fmt.Sprintf("10.%d.%d.%d:4000", i>>16&255, i>>8&255, i&255))
 		if w.Code != http.StatusOK {
 			t.Fatalf("request %d: %d", i, w.Code)
 		}
 	}
-	if n := h.sessions.len(); n != before {
+	if n := h.sessions.st.(*memSessions).len(); n != before {
 		t.Fatalf("%d sessions after the flood, %d before: anonymous visitors made state", n, before)
 	}
 	acct := e.get("/account")
@@ -94,10 +95,10 @@ func TestLoginFloodKeepsSessions(t *testing.T) {
 			first = c.sessionCookie()
 		}
 	}
-	if n := h.sessions.len(); n != 51 {
+	if n := h.sessions.st.(*memSessions).len(); n != 51 {
 		t.Fatalf("%d sessions, want 50 logins under way and alice's", n)
 	}
-	if _, ok := h.sessions.get(first, e.clock.Now()); ok {
+	if _, ok, _ := h.sessions.get(context.Background(), first, e.clock.Now()); ok {
 		t.Error("the oldest login under way survived the cap")
 	}
 	wantStatus(t, e.get("/account"), http.StatusOK)

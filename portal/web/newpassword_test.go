@@ -1,6 +1,7 @@
 package web
 
 import (
+	"ibkey/portal/core"
 	"net/http"
 	"net/url"
 	"strings"
@@ -132,7 +133,7 @@ func TestTempPasswordCSRF(t *testing.T) {
 	// Without the session, even with its token.
 	form.Set("csrf", good)
 	wantStatus(t, other.postRaw("/login/new-password", form.Encode(), nil), http.StatusForbidden)
-	if n := e.fake.SetLoginPasswordCalls; n != 0 {
+	if n := e.fake.SetTempPasswordCalls; n != 0 {
 		t.Fatalf("the backend saw %d refused forms", n)
 	}
 	wantRedirect(t, e.postRaw("/login/new-password", form.Encode(), http.Header{"Origin": {e.srv.URL}}), "/account")
@@ -180,7 +181,7 @@ func TestTempPasswordTooLate(t *testing.T) {
 	wantBody(t, e.get("/login"), "The time to choose a new password ran out")
 	wantRedirect(t, e.get("/account"), "/login")
 	wantRedirect(t, e.get("/login/new-password"), "/login")
-	if e.fake.SetLoginPasswordCalls != 0 || !e.fake.mustChange("alice") {
+	if e.fake.SetTempPasswordCalls != 0 || !e.fake.mustChange("alice") {
 		t.Fatal("the change went through after its time")
 	}
 
@@ -188,7 +189,7 @@ func TestTempPasswordTooLate(t *testing.T) {
 	wantRedirect(t, e.loginTemp(), "/login/new-password")
 	e.get("/login/new-password")
 	e.fake.mu.Lock()
-	e.fake.logins[e.fake.last["alice"]].status = StatusFailed
+	e.fake.logins[e.fake.last["alice"]].status = core.StatusFailed
 	e.fake.mu.Unlock()
 	r = e.post("/login/new-password", url.Values{"new": {"a new long password"}, "confirm": {"a new long password"}})
 	wantRedirect(t, r, "/login")

@@ -11,6 +11,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
 )
 
 // Limits on what a form may carry; longer values are refused before the
@@ -58,30 +59,30 @@ func (h *handler) loginSubmit(q *request) {
 		again(http.StatusUnauthorized, "Wrong username or password.")
 		return
 	}
-	l, err := h.b.StartLogin(q.r.Context(), h.loginRequest(q.r, username, password, PurposeLogin))
+	l, err := h.b.StartLogin(q.r.Context(), h.loginRequest(q.r, username, password, core.PurposeLogin))
 	if err != nil {
 		h.startFailed(q, err, again)
 		return
 	}
-	q.s.pending = &pendingLogin{Login: l, Purpose: PurposeLogin}
+	q.s.pending = &pendingLogin{Login: l, Purpose: core.PurposeLogin}
 	q.s.stepUp = nil
 	h.redirect(q, "/login/verify", nil)
 }
 
-func (h *handler) loginRequest(r *http.Request, username, password string, p Purpose) LoginRequest {
-	return LoginRequest{Username: username, Password: password, Purpose: p, IP: clientIP(r), UserAgent: userAgent(r)}
+func (h *handler) loginRequest(r *http.Request, username, password string, p core.Purpose) core.LoginRequest {
+	return core.LoginRequest{Username: username, Password: password, Purpose: p, IP: h.opt.ClientIP(r), Browser: userAgent(r)}
 }
 
 // startFailed answers a StartLogin error, on the login or the step-up page.
 func (h *handler) startFailed(q *request, err error, again func(int, string)) {
 	switch {
-	case errors.Is(err, ErrBadCredentials):
+	case errors.Is(err, core.ErrBadCredentials):
 		again(http.StatusUnauthorized, "Wrong username or password.")
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, core.ErrLocked):
 		h.locked(q, err)
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, core.ErrRateLimited):
 		again(http.StatusTooManyRequests, "Too many attempts. Wait a minute, then try again.")
-	case errors.Is(err, ErrNoDevice):
+	case errors.Is(err, core.ErrNoDevice):
 		again(http.StatusForbidden, "No IB Key device is active for this user. Add one with the IB Key app "+
 			"(or ibkey users add) first; the activation code comes by SMS.")
 	default:
@@ -93,37 +94,35 @@ func (h *handler) startFailed(q *request, err error, again func(int, string)) {
 // the account cannot be used until it is unlocked.
 func (h *handler) locked(q *request, err error) {
 	v := view{Title: "Account locked"}
-	var le *LockedError
-	if errors.As(err, &le) {
+	var le *core.LockedError
+	if errors.As(err, &le) && !le.Hard {
 		v.LockedUntil = le.Until
 	}
 	if q.s.user != "" {
-		h.sessions.remove(q.s)
-		h.clearCookie(q.w)
-		q.s = session{}
+		h.remove(q)
 	} else {
 		q.s.pending, q.s.stepUp, q.s.forced = nil, nil, nil
-		h.sessions.save(q.s)
+		h.save(q)
 	}
 	h.render(q, http.StatusLocked, "locked", v)
 }
 
 // startOver is where a failed login or step-up begins again.
-func startOver(p Purpose) string {
+func startOver(p core.Purpose) string {
 	switch p {
-	case PurposePassword:
+	case core.PurposePassword:
 		return "/stepup?for=password"
-	case PurposeDevice:
+	case core.PurposeDevice:
 		return "/stepup?for=device"
 	}
 	return "/login"
 }
 
-func taskName(p Purpose) string {
+func taskName(p core.Purpose) string {
 	switch p {
-	case PurposePassword:
+	case core.PurposePassword:
 		return "change your password"
-	case PurposeDevice:
+	case core.PurposeDevice:
 		return "add a device"
 	}
 	return "log in"
@@ -142,7 +141,7 @@ func (h *handler) pending(q *request) (*pendingLogin, bool) {
 		return nil, false
 	}
 	if !h.now().Before(p.ExpiresAt) {
-		h.expired(q, p, ErrExpired)
+		h.expired(q, p, core.ErrExpired)
 		return nil, false
 	}
 	return p, true
@@ -151,7 +150,7 @@ func (h *handler) pending(q *request) (*pendingLogin, bool) {
 func (h *handler) expired(q *request, p *pendingLogin, err error) {
 	q.s.pending = nil
 	msg := "The challenge expired before it was answered. Start again."
-	if errors.Is(err, ErrSpent) {
+	if errors.Is(err, core.ErrSpent) {
 		msg = "That challenge was already used. Start again."
 	}
 	h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: msg})
@@ -168,7 +167,7 @@ func (h *handler) verifyPage(q *request) {
 // verifyView is the page of an outstanding login or step-up.
 func verifyView(p *pendingLogin) view {
 	title := "Verify it's you"
-	if p.Purpose != PurposeLogin {
+	if p.Purpose != core.PurposeLogin {
 		title = "Confirm it's you"
 	}
 	return view{Title: title, Pending: p, Purpose: p.Purpose, Task: taskName(p.Purpose)}
@@ -196,23 +195,27 @@ func (h *handler) verifySubmit(q *request) {
 		h.render(q, http.StatusBadRequest, "verify", v)
 		return
 	}
-	st, err := h.b.Respond(q.r.Context(), p.ID, resp)
+	st, err := h.b.Respond(q.r.Context(), core.ResponseRequest{LoginID: p.ID, Response: resp, IP: h.opt.ClientIP(q.r)})
 	switch {
 	case err == nil:
 		h.approved(q, p, st.PasswordChangeRequired)
-	case errors.Is(err, ErrBadResponse):
+	case errors.Is(err, core.ErrBadResponse):
 		q.s.pending = nil
 		msg := "That response was wrong, and the challenge is now used up. Start again."
-		var be *BadResponseError
+		var be *core.BadResponseError
 		if errors.As(err, &be) {
 			msg = fmt.Sprintf("That response was wrong, and the challenge is now used up. "+
 				"%d more wrong %s will lock the account. Start again.", be.AttemptsLeft, plural(be.AttemptsLeft, "answer", "answers"))
 		}
 		h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: msg})
-	case errors.Is(err, ErrExpired), errors.Is(err, ErrSpent), errors.Is(err, ErrNotFound):
+	case errors.Is(err, core.ErrExpired), errors.Is(err, core.ErrSpent), errors.Is(err, core.ErrNotFound):
 		h.expired(q, p, err)
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, core.ErrLocked):
 		h.locked(q, err)
+	case errors.Is(err, core.ErrRateLimited):
+		v := verifyView(p)
+		v.Error = "Too many attempts. Wait a minute, then try again."
+		h.render(q, http.StatusTooManyRequests, "verify", v)
 	default:
 		h.fault(q.w, q.r, err)
 	}
@@ -233,9 +236,9 @@ func (h *handler) verifyContinue(q *request) {
 	if !ok {
 		return
 	}
-	st, err := h.b.Status(q.r.Context(), p.ID)
-	if errors.Is(err, ErrNotFound) {
-		h.expired(q, p, ErrExpired)
+	st, err := h.b.LoginStatus(q.r.Context(), p.ID)
+	if errors.Is(err, core.ErrNotFound) {
+		h.expired(q, p, core.ErrExpired)
 		return
 	}
 	if err != nil {
@@ -243,15 +246,15 @@ func (h *handler) verifyContinue(q *request) {
 		return
 	}
 	switch st.Status {
-	case StatusApproved:
+	case core.StatusApproved:
 		h.approved(q, p, st.PasswordChangeRequired)
-	case StatusPending:
+	case core.StatusPending:
 		h.redirect(q, "/login/verify", &flash{Text: "Not approved yet. Approve on your phone, or enter the response string."})
-	case StatusDenied:
+	case core.StatusDenied:
 		q.s.pending = nil
 		h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: "The request was denied on your phone. Start again."})
-	case StatusExpired:
-		h.expired(q, p, ErrExpired)
+	case core.StatusExpired:
+		h.expired(q, p, core.ErrExpired)
 	default:
 		q.s.pending = nil
 		h.redirect(q, startOver(p.Purpose), &flash{Error: true, Text: "The request was not approved. Start again."})
@@ -265,40 +268,34 @@ func (h *handler) verifyContinue(q *request) {
 func (h *handler) approved(q *request, p *pendingLogin, mustChange bool) {
 	now := h.now()
 	q.s.pending = nil
-	if p.Purpose != PurposeLogin && p.Username != q.s.user {
+	if p.Purpose != core.PurposeLogin && p.Username != q.s.user {
 		h.fault(q.w, q.r, fmt.Errorf("web: step-up for %q in the session of %q", p.Username, q.s.user))
 		return
 	}
 	if mustChange {
 		q.s.user, q.s.stepUp, q.s.enroll = "", nil, nil
-		q.s.forced = &forcedChange{loginID: p.ID, username: p.Username, until: p.ExpiresAt}
-		s, id, err := h.sessions.rotate(q.s, now)
-		if err != nil {
+		q.s.forced = &forcedChange{LoginID: p.ID, Username: p.Username, Until: p.ExpiresAt}
+		if err := h.rotate(q); err != nil {
 			h.fault(q.w, q.r, err)
 			return
 		}
-		h.setCookie(q.w, id)
-		q.s = s
 		h.redirect(q, "/login/new-password", nil)
 		return
 	}
-	if p.Purpose == PurposeLogin {
+	if p.Purpose == core.PurposeLogin {
 		q.s.user, q.s.loginAt = p.Username, now
 		q.s.stepUp, q.s.enroll = nil, nil
 	} else {
-		q.s.stepUp = &stepUp{purpose: p.Purpose, until: now.Add(h.opt.StepUp)}
+		q.s.stepUp = &stepUp{Purpose: p.Purpose, Until: now.Add(h.opt.StepUp)}
 	}
-	s, id, err := h.sessions.rotate(q.s, now)
-	if err != nil {
+	if err := h.rotate(q); err != nil {
 		h.fault(q.w, q.r, err)
 		return
 	}
-	h.setCookie(q.w, id)
-	q.s = s
 	switch p.Purpose {
-	case PurposePassword:
+	case core.PurposePassword:
 		h.redirect(q, "/password", nil)
-	case PurposeDevice:
+	case core.PurposeDevice:
 		h.startEnrollment(q)
 	default:
 		h.redirect(q, "/account", nil)
@@ -310,12 +307,12 @@ func (h *handler) status(q *request) {
 	st := "none"
 	if p := q.s.pending; p != nil {
 		if !h.now().Before(p.ExpiresAt) {
-			st = string(StatusExpired)
+			st = string(core.StatusExpired)
 		} else {
-			s, err := h.b.Status(q.r.Context(), p.ID)
+			s, err := h.b.LoginStatus(q.r.Context(), p.ID)
 			switch {
-			case errors.Is(err, ErrNotFound):
-				st = string(StatusExpired)
+			case errors.Is(err, core.ErrNotFound):
+				st = string(core.StatusExpired)
 			case err != nil:
 				h.log.Error("web: status", "err", err)
 				writeJSON(q.w, http.StatusInternalServerError, map[string]string{"error": "internal"})
@@ -343,25 +340,24 @@ func (h *handler) account(q *request) {
 // logout ends the session; the login page says so without a session of
 // its own.
 func (h *handler) logout(q *request) {
-	h.sessions.remove(q.s)
-	h.clearCookie(q.w)
+	h.remove(q)
 	http.Redirect(q.w, q.r, "/login?out", http.StatusSeeOther)
 }
 
 // --- step-up ---
 
-func parsePurpose(s string) (Purpose, bool) {
+func parsePurpose(s string) (core.Purpose, bool) {
 	switch s {
 	case "password":
-		return PurposePassword, true
+		return core.PurposePassword, true
 	case "device":
-		return PurposeDevice, true
+		return core.PurposeDevice, true
 	}
 	return "", false
 }
 
-func purposeParam(p Purpose) string {
-	if p == PurposeDevice {
+func purposeParam(p core.Purpose) string {
+	if p == core.PurposeDevice {
 		return "device"
 	}
 	return "password"
@@ -417,13 +413,13 @@ func (h *handler) stepUpSubmit(q *request) {
 
 // stepped reports whether the session has a fresh step-up for p; if not,
 // it sends the browser to the step-up page.
-func (h *handler) stepped(q *request, p Purpose) bool {
+func (h *handler) stepped(q *request, p core.Purpose) bool {
 	su := q.s.stepUp
-	if su != nil && su.purpose == p && h.now().Before(su.until) {
+	if su != nil && su.Purpose == p && h.now().Before(su.Until) {
 		return true
 	}
 	var f *flash
-	if su != nil && su.purpose == p {
+	if su != nil && su.Purpose == p {
 		q.s.stepUp = nil
 		f = &flash{Error: true, Text: "The verification has run out. Verify again."}
 	}
@@ -434,14 +430,14 @@ func (h *handler) stepped(q *request, p Purpose) bool {
 // --- change the password ---
 
 func (h *handler) passwordPage(q *request) {
-	if !h.stepped(q, PurposePassword) {
+	if !h.stepped(q, core.PurposePassword) {
 		return
 	}
 	h.render(q, http.StatusOK, "password", view{Title: "Change your password", MinPassword: minNewPassword})
 }
 
 func (h *handler) passwordSubmit(q *request) {
-	if !h.stepped(q, PurposePassword) {
+	if !h.stepped(q, core.PurposePassword) {
 		return
 	}
 	pw, confirm := q.r.PostForm.Get("new"), q.r.PostForm.Get("confirm")
@@ -452,14 +448,14 @@ func (h *handler) passwordSubmit(q *request) {
 		again(http.StatusBadRequest, msg)
 		return
 	}
-	err := h.b.ChangePassword(q.r.Context(), q.s.user, pw)
+	err := h.b.ChangePassword(q.r.Context(), core.ChangePasswordRequest{Username: q.s.user, Password: pw, IP: h.opt.ClientIP(q.r)})
 	switch {
 	case err == nil:
 		q.s.stepUp = nil
 		h.redirect(q, "/account", &flash{Text: "Your password was changed."})
-	case errors.Is(err, ErrWeakPassword):
+	case errors.Is(err, core.ErrWeakPassword):
 		again(http.StatusBadRequest, passwordRefusal(err))
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, core.ErrLocked):
 		h.locked(q, err)
 	default:
 		h.fault(q.w, q.r, err)
@@ -483,7 +479,7 @@ func newPasswordProblem(pw, confirm string) string {
 
 // passwordRefusal is what the page says of an ErrWeakPassword.
 func passwordRefusal(err error) string {
-	var pe *PasswordError
+	var pe *core.PasswordError
 	if errors.As(err, &pe) && pe.Reason != "" {
 		return pe.Reason
 	}
@@ -501,7 +497,7 @@ func (h *handler) forcedChange(q *request) (*forcedChange, bool) {
 		h.home(q)
 		return nil, false
 	}
-	if !h.now().Before(f.until) {
+	if !h.now().Before(f.Until) {
 		h.forcedExpired(q)
 		return nil, false
 	}
@@ -517,7 +513,7 @@ func (h *handler) forcedExpired(q *request) {
 }
 
 func (h *handler) newPasswordView(f *forcedChange, msg string) view {
-	return view{Title: "Choose a new password", MinPassword: minNewPassword, Deadline: f.until, Error: msg}
+	return view{Title: "Choose a new password", MinPassword: minNewPassword, Deadline: f.Until, Error: msg}
 }
 
 func (h *handler) newPasswordPage(q *request) {
@@ -544,27 +540,23 @@ func (h *handler) newPasswordSubmit(q *request) {
 		again(http.StatusBadRequest, msg)
 		return
 	}
-	err := h.b.SetLoginPassword(q.r.Context(), f.loginID, pw)
+	err := h.b.SetTempPassword(q.r.Context(), core.NewPasswordRequest{LoginID: f.LoginID, Password: pw, IP: h.opt.ClientIP(q.r)})
 	switch {
 	case err == nil:
-		now := h.now()
 		q.s.forced = nil
-		q.s.user, q.s.loginAt = f.username, now
-		s, id, err := h.sessions.rotate(q.s, now)
-		if err != nil {
+		q.s.user, q.s.loginAt = f.Username, h.now()
+		if err := h.rotate(q); err != nil {
 			h.fault(q.w, q.r, err)
 			return
 		}
-		h.setCookie(q.w, id)
-		q.s = s
 		h.redirect(q, "/account", &flash{Text: "Your new password is set."})
-	case errors.Is(err, ErrWeakPassword):
+	case errors.Is(err, core.ErrWeakPassword):
 		again(http.StatusBadRequest, passwordRefusal(err))
-	case errors.Is(err, ErrNoChangePending), errors.Is(err, ErrNotFound):
+	case errors.Is(err, core.ErrNoChangePending), errors.Is(err, core.ErrNotFound):
 		h.forcedExpired(q)
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, core.ErrRateLimited):
 		again(http.StatusTooManyRequests, "Too many attempts. Wait a minute, then try again.")
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, core.ErrLocked):
 		h.locked(q, err)
 	default:
 		h.fault(q.w, q.r, err)
@@ -576,13 +568,21 @@ func (h *handler) newPasswordSubmit(q *request) {
 // startEnrollment uses the session's fresh device step-up to start an
 // enrollment, then shows it.
 func (h *handler) startEnrollment(q *request) {
-	e, err := h.b.StartDeviceEnrollment(q.r.Context(), q.s.user)
+	base := h.opt.PublicURL
+	if base == "" {
+		base = requestBase(q.r, h.opt.Secure)
+	}
+	if base == "" {
+		h.fault(q.w, q.r, errors.New("web: no service URL for the enrollment link: set the public URL"))
+		return
+	}
+	le, err := h.b.StartLinkEnrollment(q.r.Context(), core.LinkRequest{Username: q.s.user, IP: h.opt.ClientIP(q.r)})
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, core.ErrRateLimited):
 		h.redirect(q, "/account", &flash{Error: true, Text: "Too many devices were started a moment ago. Wait a minute, then try again."})
 		return
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, core.ErrLocked):
 		h.locked(q, err)
 		return
 	default:
@@ -590,7 +590,7 @@ func (h *handler) startEnrollment(q *request) {
 		return
 	}
 	q.s.stepUp = nil
-	q.s.enroll = &e
+	q.s.enroll = &Enrollment{Link: le.Link(base), SessionID: protocol.FormatSessionID(le.SessionID), ExpiresAt: le.ExpiresAt}
 	h.redirect(q, "/device", nil)
 }
 
@@ -662,18 +662,18 @@ func (h *handler) resendSubmit(q *request) {
 		again(http.StatusUnauthorized, "Wrong username or password.")
 		return
 	}
-	err := h.b.ResendCode(q.r.Context(), username, password, ch)
+	err := h.b.ResendCode(q.r.Context(), core.ResendCodeRequest{Username: username, Password: password, Channel: string(ch), IP: h.opt.ClientIP(q.r)})
 	switch {
 	case err == nil:
 		h.redirect(q, "/resend?sent="+string(ch), nil)
-	case errors.Is(err, ErrBadCredentials):
+	case errors.Is(err, core.ErrBadCredentials):
 		again(http.StatusUnauthorized, "Wrong username or password.")
-	case errors.Is(err, ErrNoEnrollment):
+	case errors.Is(err, core.ErrNoEnrollment):
 		again(http.StatusConflict, "No device is waiting for a code for this user. Start adding the device in "+
 			"IB Key (or with ibkey users add) first, then come back here if the code does not arrive.")
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, core.ErrRateLimited):
 		again(http.StatusTooManyRequests, "A code was sent a moment ago. Wait a minute before asking again.")
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, core.ErrLocked):
 		h.locked(q, err)
 	default:
 		h.fault(q.w, q.r, err)
@@ -686,7 +686,7 @@ func (h *handler) resendSubmit(q *request) {
 const maxOutbox = 200
 
 func (h *handler) outbox(q *request) {
-	if !h.opt.DevOutboxPublic && !isLoopback(q.r) {
+	if !h.opt.DevOutboxPublic && !h.isLoopback(q.r) {
 		http.NotFound(q.w, q.r)
 		return
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"ibkey/internal/ratelimit"
+	"ibkey/portal/core"
 )
 
 //go:embed templates/*.html
@@ -65,10 +67,31 @@ type Options struct {
 	PageRate  float64
 	PageBurst float64
 	// OnRateLimit, when set, is told of a client address over PageRate, at
-	// most once a minute per address (the service audits it).
+	// most once a minute per address, by the default limiter.
 	OnRateLimit func(ip string)
+	// AllowPage, when set, takes the limiter's place: it takes a token of
+	// the address's bucket (rate a second, bursts of burst) and returns
+	// nil, an error that unwraps to core.ErrRateLimited, or a fault. The
+	// service's (core.Service.AllowPage) keeps the buckets in its store,
+	// shared by its instances, and audits the refusals itself.
+	AllowPage func(ctx context.Context, ip string, rate, burst float64) error
 	// StepUp is how long a re-verification allows its task (default 5 minutes).
 	StepUp time.Duration
+
+	// Sessions keeps the sessions; nil keeps them in memory (one
+	// process). The service's (core.PortalSessions) keeps them in its
+	// store, so that every instance serves every session.
+	Sessions SessionStore
+	// CSRFKey signs the CSRF tokens of visitors without a session: every
+	// instance of one service needs the same (core.Service.PortalKey).
+	// Nil is a random key of this process.
+	CSRFKey []byte
+	// ClientIP is the browser's address as the portal sees it; nil is the
+	// peer's address (forwarding headers are not trusted).
+	ClientIP func(*http.Request) string
+	// PublicURL is the service's URL in enrollment links; "" takes the
+	// scheme and host of the browser's request.
+	PublicURL string
 }
 
 // maxBody caps every request body: the portal's forms are small.
@@ -86,7 +109,7 @@ type handler struct {
 	b        Backend
 	opt      Options
 	now      func() time.Time
-	sessions *sessionStore
+	sessions *sessions
 	pages    map[string]*template.Template
 	static   http.Handler
 	mux      *http.ServeMux
@@ -148,21 +171,33 @@ func New(b Backend, opt Options) http.Handler {
 	if opt.PageBurst <= 0 {
 		opt.PageBurst = 50
 	}
-	csrfKey := make([]byte, 32)
-	if _, err := io.ReadFull(opt.Rand, csrfKey); err != nil {
-		panic(fmt.Sprintf("web: random: %v", err)) // crypto/rand does not fail
+	csrfKey := opt.CSRFKey
+	if len(csrfKey) == 0 {
+		csrfKey = make([]byte, 32)
+		if _, err := io.ReadFull(opt.Rand, csrfKey); err != nil {
+			panic(fmt.Sprintf("web: random: %v", err)) // crypto/rand does not fail
+		}
 	}
+	if opt.Sessions == nil {
+		opt.Sessions = newMemSessions()
+	}
+	if opt.ClientIP == nil {
+		opt.ClientIP = peerIP
+	}
+	opt.PublicURL = strings.TrimSuffix(opt.PublicURL, "/")
 	h := &handler{
-		b:         b,
-		opt:       opt,
-		now:       opt.Clock,
-		sessions:  newSessionStore(opt.Rand, opt.SessionIdle, opt.SessionMax, opt.MaxSessions),
-		pages:     parsePages(),
-		log:       opt.Log,
-		cookie:    "ibkey_session",
-		anon:      "ibkey_csrf",
-		csrfKey:   csrfKey,
-		pageLimit: ratelimit.New(opt.PageRate, opt.PageBurst, false),
+		b:        b,
+		opt:      opt,
+		now:      opt.Clock,
+		sessions: &sessions{st: opt.Sessions, rand: opt.Rand, idle: opt.SessionIdle, max: opt.SessionMax, limit: opt.MaxSessions},
+		pages:    parsePages(),
+		log:      opt.Log,
+		cookie:   "ibkey_session",
+		anon:     "ibkey_csrf",
+		csrfKey:  csrfKey,
+	}
+	if opt.AllowPage == nil {
+		h.pageLimit = ratelimit.New(opt.PageRate, opt.PageBurst, false)
 	}
 	if opt.Secure {
 		h.cookie = "__Host-ibkey_session"
@@ -241,15 +276,26 @@ type request struct {
 }
 
 // limited refuses a request over the per-address page rate, and reports
-// whether it did.
+// whether it did (or failed).
 func (h *handler) limited(w http.ResponseWriter, r *http.Request) bool {
-	ip := clientIP(r)
-	ok, report := h.pageLimit.Take(ip, h.now())
-	if ok {
-		return false
-	}
-	if report && h.opt.OnRateLimit != nil {
-		h.opt.OnRateLimit(ip)
+	ip := h.opt.ClientIP(r)
+	if h.opt.AllowPage != nil {
+		err := h.opt.AllowPage(r.Context(), ip, h.opt.PageRate, h.opt.PageBurst)
+		switch {
+		case err == nil:
+			return false
+		case !errors.Is(err, core.ErrRateLimited):
+			h.fault(w, r, err)
+			return true
+		}
+	} else {
+		ok, report := h.pageLimit.Take(ip, h.now())
+		if ok {
+			return false
+		}
+		if report && h.opt.OnRateLimit != nil {
+			h.opt.OnRateLimit(ip)
+		}
 	}
 	w.Header().Set("Retry-After", "10")
 	h.problem(w, r, http.StatusTooManyRequests, "Too many requests", "This address asked for too many pages at once. Wait a few seconds, then try again.")
@@ -257,12 +303,12 @@ func (h *handler) limited(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // session loads r's live session.
-func (h *handler) session(r *http.Request, now time.Time) (session, bool) {
+func (h *handler) session(r *http.Request, now time.Time) (session, bool, error) {
 	c, err := r.Cookie(h.cookie)
 	if err != nil {
-		return session{}, false
+		return session{}, false, nil
 	}
-	return h.sessions.get(c.Value, now)
+	return h.sessions.get(r.Context(), c.Value, now)
 }
 
 // anonToken is the CSRF token of an anonymous visitor: the HMAC of the
@@ -302,7 +348,11 @@ func (h *handler) page(fn func(*request)) http.HandlerFunc {
 		if h.limited(w, r) {
 			return
 		}
-		s, ok := h.session(r, h.now())
+		s, ok, err := h.session(r, h.now())
+		if err != nil {
+			h.fault(w, r, err)
+			return
+		}
 		q := &request{w: w, r: r, s: s, anon: !ok}
 		if !ok {
 			token, ok := h.anonToken(w, r, true)
@@ -341,7 +391,11 @@ func (h *handler) form(fn func(*request)) http.HandlerFunc {
 		if h.limited(w, r) {
 			return
 		}
-		s, ok := h.session(r, h.now())
+		s, ok, err := h.session(r, h.now())
+		if err != nil {
+			h.fault(w, r, err)
+			return
+		}
 		anon := !ok
 		if anon {
 			s = session{}
@@ -428,9 +482,9 @@ func (h *handler) clearCookie(w http.ResponseWriter) {
 	})
 }
 
-// clientIP is the browser's address as the portal's listener sees it.
-// Forwarding headers are not trusted.
-func clientIP(r *http.Request) string {
+// peerIP is the address of the request's peer. Forwarding headers are not
+// trusted.
+func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -438,8 +492,8 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-func isLoopback(r *http.Request) bool {
-	ip := net.ParseIP(clientIP(r))
+func (h *handler) isLoopback(r *http.Request) bool {
+	ip := net.ParseIP(h.opt.ClientIP(r))
 	return ip != nil && ip.IsLoopback()
 }
 
@@ -466,10 +520,10 @@ type view struct {
 	Error       string // this page's error
 	Notice      string // this page's good news
 	Pending     *pendingLogin
-	Purpose     Purpose
+	Purpose     core.Purpose
 	Task        string // the task a step-up is for, for people
 	Enrollment  *Enrollment
-	Messages    []Message
+	Messages    []core.Message
 	Channel     Channel
 	LockedUntil time.Time
 	Now         time.Time
@@ -483,14 +537,14 @@ func (h *handler) render(q *request, status int, name string, v view) {
 	v.CSRF = q.s.csrf
 	v.User = q.s.user
 	if v.User == "" && q.s.forced != nil {
-		v.User = q.s.forced.username // for the header's Log out
+		v.User = q.s.forced.Username // for the header's Log out
 	}
 	v.DevOutbox = h.opt.DevOutbox
 	v.Now = h.now()
 	if v.Flash == nil && q.s.flash != nil {
 		v.Flash = q.s.flash
 		q.s.flash = nil
-		h.sessions.save(q.s)
+		h.save(q)
 	}
 	h.write(q.w, q.r, status, name, v)
 }
@@ -530,7 +584,7 @@ func (h *handler) redirect(q *request, path string, f *flash) {
 	}
 	if q.anon {
 		if q.s.pending != nil || q.s.forced != nil || q.s.flash != nil {
-			s, id, err := h.sessions.rotate(q.s, h.now())
+			s, id, err := h.sessions.rotate(q.r.Context(), q.s, h.now())
 			if err != nil {
 				h.fault(q.w, q.r, err)
 				return
@@ -538,10 +592,56 @@ func (h *handler) redirect(q *request, path string, f *flash) {
 			h.setCookie(q.w, id)
 			q.s, q.anon = s, false
 		}
-	} else {
-		h.sessions.save(q.s)
+	} else if err := h.sessions.save(q.r.Context(), q.s); err != nil {
+		h.fault(q.w, q.r, err)
+		return
 	}
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
+}
+
+// save saves q's session when it has one; a failure goes to the log (the
+// page is written already, or about to be).
+func (h *handler) save(q *request) {
+	if q.anon {
+		return
+	}
+	if err := h.sessions.save(q.r.Context(), q.s); err != nil {
+		h.log.Error("web: save session", "err", err)
+	}
+}
+
+// rotate gives q's session a new id and CSRF token, and sets its cookie.
+func (h *handler) rotate(q *request) error {
+	s, id, err := h.sessions.rotate(q.r.Context(), q.s, h.now())
+	if err != nil {
+		return err
+	}
+	h.setCookie(q.w, id)
+	q.s, q.anon = s, false
+	return nil
+}
+
+// remove ends q's session and its cookie.
+func (h *handler) remove(q *request) {
+	if err := h.sessions.remove(q.r.Context(), q.s); err != nil {
+		h.log.Error("web: remove session", "err", err)
+	}
+	h.clearCookie(q.w)
+	q.s, q.anon = session{}, true
+}
+
+// requestBase is the scheme and host the browser used, or "" when the Host
+// header is not a plain host[:port].
+func requestBase(r *http.Request, secure bool) string {
+	scheme := "http"
+	if secure || r.TLS != nil {
+		scheme = "https"
+	}
+	u, err := url.Parse(scheme + "://" + r.Host)
+	if err != nil || r.Host == "" || u.Host != r.Host || u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	return scheme + "://" + r.Host
 }
 
 func parsePages() map[string]*template.Template {

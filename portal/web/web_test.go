@@ -2,9 +2,12 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"html"
+	"ibkey/authcore/protocol"
+	"ibkey/portal/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -72,12 +75,22 @@ func newEnv(t *testing.T, opt Options) *env {
 	logs := &syncBuffer{}
 	opt.Clock = clock.Now
 	opt.Log = slog.New(slog.NewTextHandler(logs, nil))
+	fromRequest := opt.PublicURL == "from the request"
+	switch {
+	case fromRequest:
+		opt.PublicURL = ""
+	case opt.PublicURL == "":
+		opt.PublicURL = fake.base
+	}
 	h := New(fake, opt)
 	var srv *httptest.Server
 	if opt.Secure {
 		srv = httptest.NewTLSServer(h)
 	} else {
 		srv = httptest.NewServer(h)
+	}
+	if fromRequest {
+		fake.base = srv.URL
 	}
 	t.Cleanup(srv.Close)
 	return &env{t: t, clock: clock, fake: fake, srv: srv, client: newClient(t, srv), logs: logs}
@@ -368,7 +381,7 @@ func TestLoginChallengeResponse(t *testing.T) {
 	if len(c) != 6 {
 		t.Fatalf("challenge %q", c)
 	}
-	if got := e.fake.Requests[0]; got.Username != "alice" || got.Purpose != PurposeLogin || got.IP != "127.0.0.1" || got.UserAgent == "" {
+	if got := e.fake.Requests[0]; got.Username != "alice" || got.Purpose != core.PurposeLogin || got.IP != "127.0.0.1" || got.Browser == "" {
 		t.Errorf("login request %+v", got)
 	}
 
@@ -431,8 +444,8 @@ func TestLoginErrors(t *testing.T) {
 		{"unknown user", "mallory", "nope", nil, http.StatusUnauthorized, "Wrong username or password."},
 		{"too long", strings.Repeat("a", 300), "x", nil, http.StatusUnauthorized, "Wrong username or password."},
 		{"no device", "dave", "dave's password", nil, http.StatusForbidden, "No IB Key device is active"},
-		{"rate limited", "alice", alicePassword, ErrRateLimited, http.StatusTooManyRequests, "Too many attempts"},
-		{"locked", "alice", alicePassword, &LockedError{}, http.StatusLocked, "Only an administrator can unlock it"},
+		{"rate limited", "alice", alicePassword, core.ErrRateLimited, http.StatusTooManyRequests, "Too many attempts"},
+		{"locked", "alice", alicePassword, &core.LockedError{}, http.StatusLocked, "Only an administrator can unlock it"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -592,7 +605,7 @@ func TestStepUpChangePassword(t *testing.T) {
 	if e.sessionCookie() == before {
 		t.Error("session id not rotated at step-up")
 	}
-	if got := e.fake.Requests[len(e.fake.Requests)-1].Purpose; got != PurposePassword {
+	if got := e.fake.Requests[len(e.fake.Requests)-1].Purpose; got != core.PurposePassword {
 		t.Errorf("step-up purpose %q", got)
 	}
 	wantBody(t, e.get("/password"), `<label for="new">`, `<label for="confirm">`)
@@ -626,7 +639,7 @@ func TestStepUpLockedLogsOut(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login("alice", alicePassword, aliceKey)
 	e.get("/stepup?for=device")
-	e.fake.StartErr = &LockedError{Until: e.clock.Now().Add(10 * time.Minute)}
+	e.fake.StartErr = &core.LockedError{Until: e.clock.Now().Add(10 * time.Minute)}
 	r := e.post("/stepup", url.Values{"for": {"device"}, "username": {"alice"}, "password": {alicePassword}})
 	wantStatus(t, r, http.StatusLocked)
 	wantBody(t, r, "in about 10 minutes")
@@ -665,6 +678,19 @@ func TestAddDevice(t *testing.T) {
 	wantStatus(t, e.get("/device/qr.png"), http.StatusNotFound)
 }
 
+// TestAddDeviceLinkBase: without a public URL, the enrollment link names
+// the service as the browser reached it.
+func TestAddDeviceLinkBase(t *testing.T) {
+	e := newEnv(t, Options{PublicURL: "from the request"})
+	e.login("alice", alicePassword, aliceKey)
+	wantRedirect(t, e.stepUp("device"), "/device")
+	enr := e.fake.enrollments()
+	if svc, _, err := protocol.ParseEnrollLink(enr[0].Link); err != nil || svc != e.srv.URL {
+		t.Fatalf("link %q: %q %v", enr[0].Link, svc, err)
+	}
+	wantBody(t, e.get("/device"), enr[0].Link)
+}
+
 func TestResend(t *testing.T) {
 	e := newEnv(t, Options{DevOutbox: true})
 	page := e.get("/resend")
@@ -693,7 +719,7 @@ func TestResend(t *testing.T) {
 	wantRedirect(t, r, "/resend?sent=voice")
 	wantBody(t, e.get("/resend?sent=voice"), "A new code is on its way by a voice call")
 	msgs, _ := e.fake.Outbox(t.Context())
-	if len(msgs) != 1 || msgs[0].Channel != ChannelVoice || msgs[0].Username != "dave" {
+	if len(msgs) != 1 || msgs[0].Channel != "voice" || msgs[0].Username != "dave" {
 		t.Fatalf("outbox %+v", msgs)
 	}
 	out := e.get("/outbox")
@@ -763,10 +789,12 @@ func TestSessionExpiry(t *testing.T) {
 // has its cap, and the least recently seen of that kind goes first.
 func TestSessionStoreCap(t *testing.T) {
 	clock := newFakeClock()
-	s := newSessionStore(rand.Reader, time.Hour, time.Hour, 3)
+	mem := newMemSessions()
+	s := &sessions{st: mem, rand: rand.Reader, idle: time.Hour, max: time.Hour, limit: 3}
+	ctx := context.Background()
 	var in []string
 	for range 2 {
-		_, id, err := s.rotate(session{user: "alice"}, clock.Now())
+		_, id, err := s.rotate(ctx, session{user: "alice"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -775,25 +803,25 @@ func TestSessionStoreCap(t *testing.T) {
 	}
 	var ids []string
 	for range 5 {
-		_, id, err := s.rotate(session{pending: &pendingLogin{}}, clock.Now())
+		_, id, err := s.rotate(ctx, session{pending: &pendingLogin{}}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 		clock.Advance(time.Second)
 	}
-	if n := s.len(); n != 5 {
+	if n := mem.len(); n != 5 {
 		t.Fatalf("%d sessions kept, want 2 + 3", n)
 	}
 	for _, id := range in {
-		if _, ok := s.get(id, clock.Now()); !ok {
+		if _, ok, _ := s.get(ctx, id, clock.Now()); !ok {
 			t.Error("logins under way evicted a logged-in session")
 		}
 	}
-	if _, ok := s.get(ids[1], clock.Now()); ok {
+	if _, ok, _ := s.get(ctx, ids[1], clock.Now()); ok {
 		t.Error("the oldest session survived")
 	}
-	if _, ok := s.get(ids[4], clock.Now()); !ok {
+	if _, ok, _ := s.get(ctx, ids[4], clock.Now()); !ok {
 		t.Error("the newest session was dropped")
 	}
 }

@@ -144,7 +144,7 @@ func testRecords(t *testing.T, e Engine) {
 	update(t, st, func(tx store.Tx) error {
 		for _, err := range []error{
 			tx.InsertAccount(a), tx.InsertDevice(d), tx.InsertLogin(l), tx.InsertEnrollment(en, t0),
-			tx.PutMeta("plain", []byte("v1")), tx.PutMeta("plain", []byte("v2")), tx.PutMeta("service_key", []byte("seed")),
+			tx.PutMeta("plain", []byte("v1")), tx.PutMeta("plain", []byte("v2")), tx.InsertMeta("service_key", []byte("seed")),
 			tx.InsertDelivery(store.Delivery{ID: "dl1", DeviceID: "d1", Kind: "k", Label: "l", Sealed: []byte{9}, Created: t0}),
 			tx.InsertFraudReport(store.FraudReport{LoginID: "l1", Username: "ann", DeviceID: "d1", IP: "192.0.2.1", App: "a", Browser: "b", Time: t0}),
 		} {
@@ -199,6 +199,7 @@ func testRecords(t *testing.T, e Engine) {
 		},
 		"device": func(tx store.Tx) error { return tx.InsertDevice(device("d1", "ann")) },
 		"login":  func(tx store.Tx) error { return tx.InsertLogin(login("l1", "ann", "d1")) },
+		"meta":   func(tx store.Tx) error { return tx.InsertMeta("service_key", []byte("other")) },
 		"delivery": func(tx store.Tx) error {
 			return tx.InsertDelivery(store.Delivery{ID: "dl1", DeviceID: "d1", Kind: "k", Label: "l", Sealed: []byte{1}, Created: t0})
 		},
@@ -207,7 +208,7 @@ func testRecords(t *testing.T, e Engine) {
 			t.Errorf("a second %s: %v, want ErrExists", what, err)
 		}
 	}
-	if err := st.Update(ctx, func(tx store.Tx) error { return tx.InsertAccount(account("Ann")) }); err == nil {
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.InsertAccount(account("Ann")) }); !errors.Is(err, store.ErrBadUsername) {
 		t.Error("an account under a name not in its canonical form")
 	}
 	// Updates.
@@ -654,7 +655,15 @@ func testSessions(t *testing.T, e Engine) {
 	st, name := open(t, e)
 	secret := []byte("csrf=Zq3b7VRdYxP1; user=ann; pending-challenge=918273")
 	s1 := store.Session{Key: bytes.Repeat([]byte{1}, 32), Data: secret, LoggedIn: true, Created: t0, Seen: t0}
-	update(t, st, func(tx store.Tx) error { return tx.PutSession(s1) })
+	update(t, st, func(tx store.Tx) error { return tx.InsertSession(s1) })
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.InsertSession(s1) }); !errors.Is(err, store.ErrExists) {
+		t.Errorf("a session inserted twice: %v", err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		return tx.UpdateSession(store.Session{Key: []byte("gone"), Created: t0, Seen: t0})
+	}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a session gone updated: %v", err)
+	}
 	other := reopen(t, e, name)
 	view(t, other, func(tx store.Tx) error {
 		got, err := tx.Session(s1.Key)
@@ -672,7 +681,7 @@ func testSessions(t *testing.T, e Engine) {
 		}
 		for i := range 5 {
 			s := store.Session{Key: []byte{2, byte(i)}, Data: []byte("x"), LoggedIn: false, Created: t0, Seen: t0.Add(time.Duration(i) * time.Second)}
-			if err := tx.PutSession(s); err != nil {
+			if err := tx.InsertSession(s); err != nil {
 				return err
 			}
 		}
@@ -687,6 +696,14 @@ func testSessions(t *testing.T, e Engine) {
 		}
 		if s, _ := tx.Session(s1.Key); !s.Seen.Equal(t0.Add(time.Minute)) {
 			t.Errorf("touched session seen %v", s.Seen)
+		}
+		return nil
+	})
+	s1.Data, s1.Seen = []byte("csrf=other"), t0.Add(2*time.Minute)
+	update(t, other, func(tx store.Tx) error { return tx.UpdateSession(s1) })
+	view(t, st, func(tx store.Tx) error {
+		if s, err := tx.Session(s1.Key); err != nil || string(s.Data) != "csrf=other" || !s.Seen.Equal(s1.Seen) {
+			t.Errorf("updated session %+v %v", s, err)
 		}
 		return nil
 	})
@@ -718,7 +735,7 @@ func testSessions(t *testing.T, e Engine) {
 	})
 	// A session's data moved to another key does not open.
 	s3 := store.Session{Key: bytes.Repeat([]byte{3}, 32), Data: []byte("other"), Created: t0, Seen: t0}
-	update(t, st, func(tx store.Tx) error { return tx.PutSession(s3) })
+	update(t, st, func(tx store.Tx) error { return tx.InsertSession(s3) })
 	e.Exec(t, st, "UPDATE sessions SET data = ? WHERE key = ?", e.Bytes(t, st, "SELECT data FROM sessions WHERE key = ?", []byte{2, 4}), s3.Key)
 	if err := st.View(ctx, func(tx store.Tx) error { return second(tx.Session(s3.Key)) }); !errors.Is(err, atrest.ErrOpen) {
 		t.Errorf("moved session data: %v, want atrest.ErrOpen", err)

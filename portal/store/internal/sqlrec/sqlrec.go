@@ -199,6 +199,14 @@ func (t *Tx) Meta(key string) ([]byte, error) {
 }
 
 func (t *Tx) PutMeta(key string, value []byte) error {
+	return t.putMeta(key, value, "DO UPDATE SET value = excluded.value")
+}
+
+func (t *Tx) InsertMeta(key string, value []byte) error {
+	return t.putMeta(key, value, "DO NOTHING")
+}
+
+func (t *Tx) putMeta(key string, value []byte, conflict string) error {
 	if key == MetaKeyID {
 		return errors.New("store: the key id is not to be written")
 	}
@@ -208,7 +216,10 @@ func (t *Tx) PutMeta(key string, value []byte) error {
 			return err
 		}
 	}
-	_, err := t.exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+	n, err := t.exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) "+conflict, key, value)
+	if err == nil && n == 0 {
+		return store.ErrExists
+	}
 	return err
 }
 
@@ -228,7 +239,7 @@ func (t *Tx) Account(username string) (store.Account, error) {
 
 func (t *Tx) InsertAccount(a store.Account) error {
 	if c, ok := protocol.CanonicalUsername(a.Username); !ok || c != a.Username {
-		return fmt.Errorf("store: username %q is not in its canonical form", a.Username)
+		return fmt.Errorf("%w: %q", store.ErrBadUsername, a.Username)
 	}
 	var ta timeArgs
 	args := []any{a.Username, a.Account, a.Phone, a.Password, a.MustChange, a.Lockout.Failures, ta.at(a.Lockout.LockedUntil), a.Lockout.Hard, ta.at(a.Created)}
@@ -717,22 +728,43 @@ func (t *Tx) Session(key []byte) (store.Session, error) {
 	return s, nil
 }
 
-func (t *Tx) PutSession(s store.Session) error {
+func (t *Tx) sealSession(s store.Session) ([]any, error) {
 	if len(s.Key) == 0 {
-		return errors.New("store: a session needs its key")
+		return nil, errors.New("store: a session needs its key")
 	}
 	var ta timeArgs
 	created, seen := ta.at(s.Created), ta.at(s.Seen)
 	if ta.err != nil {
-		return ta.err
+		return nil, ta.err
 	}
 	data, err := t.Key.Seal(rand.Reader, KindSession, sessionRow(s.Key), s.Data)
 	if err != nil {
+		return nil, err
+	}
+	return []any{data, s.LoggedIn, created, seen, s.Key}, nil
+}
+
+func (t *Tx) InsertSession(s store.Session) error {
+	args, err := t.sealSession(s)
+	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO sessions(key, data, logged_in, created, seen) VALUES(?,?,?,?,?)
-		ON CONFLICT(key) DO UPDATE SET data = excluded.data, logged_in = excluded.logged_in, created = excluded.created, seen = excluded.seen`,
-		s.Key, data, s.LoggedIn, created, seen)
+	_, err = t.exec("INSERT INTO sessions(data, logged_in, created, seen, key) VALUES(?,?,?,?,?)", args...)
+	if t.unique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+func (t *Tx) UpdateSession(s store.Session) error {
+	args, err := t.sealSession(s)
+	if err != nil {
+		return err
+	}
+	n, err := t.exec("UPDATE sessions SET data = ?, logged_in = ?, created = ?, seen = ? WHERE key = ?", args...)
+	if err == nil && n == 0 {
+		return store.ErrNotFound
+	}
 	return err
 }
 

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import "sync"
 
@@ -48,6 +48,21 @@ func (h *Hub) Notify(deviceID string) {
 		select {
 		case ch <- struct{}{}:
 		default:
+		}
+	}
+	h.mu.Unlock()
+}
+
+// NotifyAll wakes every subscriber: notifications from other processes
+// may have been missed.
+func (h *Hub) NotifyAll() {
+	h.mu.Lock()
+	for _, m := range h.subs {
+		for ch := range m {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 	h.mu.Unlock()

@@ -1,18 +1,17 @@
-package portal
+package core
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"sort"
-	"time"
+
+	"ibkey/portal/store"
 )
 
 // The audit log: one record per security event, kept in the store (written
 // in the transaction of the change it records, where there is one) and
-// printed as one JSON object a line through log/slog ([WriteAudit], `ibkey
+// printed as one JSON object a line through log/slog ([LogAudit], `ibkey
 // admin audit`). A record holds the time, the event, the username, the
 // device, the client address, the outcome and a few safe details: never
 // a password, a code, a Session ID, a response, a key or a temporary
@@ -48,56 +47,6 @@ const (
 	AuditRateLimited     = "rate_limited" // detail limit
 )
 
-// AuditEvent is one record of the audit log.
-type AuditEvent struct {
-	ID       int64 // set by the store, in the order of writing
-	Time     time.Time
-	Event    string
-	Username string
-	Device   string
-	IP       string
-	Outcome  string
-	// Detail holds a few safe details (ids, a channel, a reason). Its
-	// keys are not those of the fields above.
-	Detail map[string]string
-}
-
-// AuditFilter selects audit records: of Username when not empty, at or
-// after Since, with ids after After, at most Limit (all when 0).
-type AuditFilter struct {
-	Username string
-	Since    time.Time
-	After    int64
-	Limit    int
-}
-
-// auditKeys are the JSON keys of the fields, which details may not use.
-var auditKeys = map[string]bool{"time": true, "event": true, "username": true, "device": true, "ip": true, "outcome": true, "id": true, "level": true, "msg": true}
-
-func encodeDetail(d map[string]string) (string, error) {
-	for k := range d {
-		if auditKeys[k] || k == "" {
-			return "", fmt.Errorf("portal: audit detail key %q", k)
-		}
-	}
-	if len(d) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(d)
-	return string(b), err
-}
-
-func decodeDetail(s string) (map[string]string, error) {
-	if s == "" || s == "{}" {
-		return nil, nil
-	}
-	var d map[string]string
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return nil, fmt.Errorf("portal: audit detail: %w", err)
-	}
-	return d, nil
-}
-
 // AuditHandler is the slog handler of the audit log's JSON lines: the
 // record's message is the event, and there is no level.
 func AuditHandler(w io.Writer) slog.Handler {
@@ -116,7 +65,7 @@ func AuditHandler(w io.Writer) slog.Handler {
 
 // LogAudit writes e to h as one record: time, event, username, device,
 // ip, outcome (those that are set), then the details by key.
-func LogAudit(ctx context.Context, h slog.Handler, e AuditEvent) error {
+func LogAudit(ctx context.Context, h slog.Handler, e store.AuditEvent) error {
 	r := slog.NewRecord(e.Time.UTC(), slog.LevelInfo, e.Event, 0)
 	for _, f := range []struct{ k, v string }{{"username", e.Username}, {"device", e.Device}, {"ip", e.IP}, {"outcome", e.Outcome}} {
 		if f.v != "" {
@@ -136,7 +85,7 @@ func LogAudit(ctx context.Context, h slog.Handler, e AuditEvent) error {
 
 // ReadAudit calls fn with the audit records that f selects, oldest first,
 // reading the store a page at a time.
-func ReadAudit(ctx context.Context, st Store, f AuditFilter, fn func(AuditEvent) error) error {
+func ReadAudit(ctx context.Context, st store.Store, f store.AuditFilter, fn func(store.AuditEvent) error) error {
 	const page = 1000
 	left := f.Limit
 	for {
@@ -145,8 +94,8 @@ func ReadAudit(ctx context.Context, st Store, f AuditFilter, fn func(AuditEvent)
 		if left > 0 && left < page {
 			q.Limit = left
 		}
-		var evs []AuditEvent
-		if err := st.View(ctx, func(tx Tx) error {
+		var evs []store.AuditEvent
+		if err := st.View(ctx, func(tx store.Tx) error {
 			var err error
 			evs, err = tx.Audit(q)
 			return err
@@ -171,7 +120,7 @@ func ReadAudit(ctx context.Context, st Store, f AuditFilter, fn func(AuditEvent)
 }
 
 // audit writes e in tx, at the service's time unless e has one.
-func (s *Server) audit(tx Tx, e AuditEvent) error {
+func (s *Service) audit(tx store.Tx, e store.AuditEvent) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
@@ -180,8 +129,8 @@ func (s *Server) audit(tx Tx, e AuditEvent) error {
 
 // auditAlone writes e in a transaction of its own, for events that change
 // nothing else (a rate limit hit); a failure goes to the log only.
-func (s *Server) auditAlone(ctx context.Context, e AuditEvent) {
-	if err := s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error { return s.audit(tx, e) }); err != nil {
+func (s *Service) auditAlone(ctx context.Context, e store.AuditEvent) {
+	if err := s.st.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return s.audit(tx, e) }); err != nil {
 		s.log.Error("audit", "event", e.Event, "err", err)
 	}
 }

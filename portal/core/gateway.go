@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ibkey/portal/store"
 )
 
 // Message is one SMS or voice message with an activation code.
@@ -48,15 +50,15 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 	defer o.mu.Unlock()
 	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("portal: outbox: %w", err)
+		return fmt.Errorf("core: outbox: %w", err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
-		return fmt.Errorf("portal: outbox: %w", err)
+		return fmt.Errorf("core: outbox: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("portal: outbox: %w", err)
+		return fmt.Errorf("core: outbox: %w", err)
 	}
 	return f.Close()
 }
@@ -74,17 +76,17 @@ func (o *Outbox) Messages(ctx context.Context) ([]Message, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("portal: outbox: %w", err)
+		return nil, fmt.Errorf("core: outbox: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("portal: outbox: %w", err)
+		return nil, fmt.Errorf("core: outbox: %w", err)
 	}
 	off := max(st.Size()-maxOutboxRead, 0)
 	b, err := io.ReadAll(io.NewSectionReader(f, off, maxOutboxRead))
 	if err != nil {
-		return nil, fmt.Errorf("portal: outbox: %w", err)
+		return nil, fmt.Errorf("core: outbox: %w", err)
 	}
 	lines := strings.Split(string(b), "\n")
 	if off > 0 && len(lines) > 0 {
@@ -122,4 +124,33 @@ func MaskPhone(p string) string {
 		return head + p
 	}
 	return head + strings.Repeat("*", len(p)-4) + p[len(p)-4:]
+}
+
+// MessageLister is a Gateway that can list what it sent, for the
+// developer outbox page.
+type MessageLister interface {
+	Messages(ctx context.Context) ([]Message, error)
+}
+
+// Outbox returns the messages of a Gateway that lists them (the built-in
+// Outbox), oldest first, else none.
+func (s *Service) Outbox(ctx context.Context) ([]Message, error) {
+	ml, ok := s.cfg.Gateway.(MessageLister)
+	if !ok {
+		return nil, nil
+	}
+	return ml.Messages(ctx)
+}
+
+// send hands a code to the gateway; the caller has counted and recorded
+// it (checkSend, recordSend).
+func (s *Service) send(ctx context.Context, acct store.Account, channel, code string) error {
+	if s.cfg.Gateway == nil {
+		return ErrNoGateway
+	}
+	m := Message{Time: s.now().UTC(), Channel: channel, To: acct.Phone, Username: acct.Username, Code: code, Text: messageText(channel, code)}
+	if err := s.cfg.Gateway.Send(ctx, m); err != nil {
+		return &GatewayError{err}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"crypto/subtle"
@@ -29,7 +29,7 @@ const (
 	maxPassword     = 1024
 )
 
-var errBadHash = errors.New("portal: malformed password hash")
+var errBadHash = errors.New("core: malformed password hash")
 
 // HashPassword hashes password with Argon2id and a random salt, in PHC
 // form: $argon2id$v=19$m=M,t=T,p=P$salt$hash.
@@ -38,11 +38,11 @@ func HashPassword(rand io.Reader, password string, p Argon2Params) (string, erro
 		p = DefaultArgon2
 	}
 	if p.Memory > maxArgonMemory || p.Time == 0 || p.Time > maxArgonTime || p.Threads == 0 || p.Threads > maxArgonThreads {
-		return "", errors.New("portal: Argon2id parameters out of range")
+		return "", errors.New("core: Argon2id parameters out of range")
 	}
 	salt := make([]byte, 16)
 	if _, err := io.ReadFull(rand, salt); err != nil {
-		return "", fmt.Errorf("portal: random: %w", err)
+		return "", fmt.Errorf("core: random: %w", err)
 	}
 	h := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, 32)
 	b64 := base64.RawStdEncoding

@@ -1,6 +1,0 @@
--- Version 3: secrets sealed at rest under the service's master key, which
--- is kept outside the database (a key file). The columns stay as they are;
--- the Go step sealAtRest (sqlite.go) seals, in this version's transaction,
--- devices.secret and devices.pin_hash and meta.service_key, and writes
--- meta.key_id, the id of the master key. A program of version 2 refuses
--- the database from here on, rather than read a sealed value as a secret.

@@ -1,8 +1,0 @@
--- Version 6: one username per account whatever the case of its letters.
--- The Go step canonicalUsernames (usernames.go) turns every username into
--- its canonical form (lower case) in every table. Where two accounts differ
--- only in case, the older keeps the name and the newer is renamed
--- "<its name>#case-variant": no username can contain '#', so nobody logs in
--- to it (the login refuses it) and nothing is merged; an audit record
--- (account.renamed) names it. Then a unique index on lower(username) keeps
--- one account per name in any case.
