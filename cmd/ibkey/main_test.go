@@ -20,6 +20,7 @@ var (
 // TestMain builds the ibkey binary once for the end-to-end tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	pg.Stop()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
