@@ -4,7 +4,7 @@
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 export PATH := $(PATH):$(dir $(GO))
 
-.PHONY: run test build cli fuzz bench
+.PHONY: run test build cli fuzz bench bench-service
 
 run:
 	scripts/deps.sh run
@@ -28,3 +28,10 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The service's scale (docs/DEPLOY.md): responses a second by engine,
+# instances and clients, and a store of a million accounts against one of a
+# thousand. PostgreSQL comes from Debian's packages (scripts/deps.sh test).
+BENCHTIME ?= 3000x
+bench-service:
+	$(GO) test -run '^$$' -bench 'Responses|StoreSize' -benchtime $(BENCHTIME) -timeout 60m ./portal/

@@ -6,11 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,34 +81,6 @@ func BenchmarkResponseInProcess(b *testing.B) {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "responses/s")
-}
-
-// BenchmarkResponseHTTP submits verified responses over HTTP on loopback
-// from parallel clients with keep-alive.
-func BenchmarkResponseHTTP(b *testing.B) {
-	h, d := benchHarness(b, fastArgon)
-	ids, resps := prepare(b, h, d, b.N)
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	client := &http.Client{Transport: tr}
-	defer tr.CloseIdleConnections()
-	var next atomic.Int64
-	b.SetParallelism(4)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := next.Add(1) - 1
-			resp, err := client.Post(h.ts.URL+"/api/v1/logins/"+ids[i]+"/response", "application/json", bytes.NewReader([]byte(`{"response":"`+resps[i]+`"}`)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Fatalf("status %d", resp.StatusCode)
-			}
-		}
-	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "responses/s")
 }
 

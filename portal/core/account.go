@@ -67,7 +67,7 @@ func (s *Service) SetTempPassword(ctx context.Context, req NewPasswordRequest) e
 	}
 	now := s.now()
 	return s.st.Update(ctx, func(tx store.Tx) error {
-		l, acct, err := openLogin(tx, req.LoginID, isLogin, notFound("login"), now)
+		l, acct, _, err := openLogin(tx, req.LoginID, isLogin, notFound("login"), now)
 		if err != nil {
 			return err
 		}

@@ -107,7 +107,7 @@ func (s *Service) Approve(ctx context.Context, req ApprovalRequest) (Status, err
 		if err != nil {
 			return err
 		}
-		l, acct, err := openLogin(tx, req.RequestID, func(l store.Login) bool {
+		l, acct, _, err := openLogin(tx, req.RequestID, func(l store.Login) bool {
 			return l.Kind == store.KindLogin && l.DeviceID == d.ID && l.Payload != nil
 		}, notFound("login request"), now)
 		if err != nil {
@@ -134,11 +134,10 @@ func (s *Service) Approve(ctx context.Context, req ApprovalRequest) (Status, err
 		switch {
 		case verr == nil:
 			l.Status, status = store.StatusApproved, StatusApproved
-			acct.Lockout.Succeed()
 			if err := updateLogin(tx, l); err != nil {
 				return err
 			}
-			if err := tx.UpdateAccount(acct); err != nil {
+			if err := succeed(tx, &acct); err != nil {
 				return err
 			}
 			return s.audit(tx, store.AuditEvent{Event: loginEvent(l, "approved"), Username: acct.Username, Device: d.ID, IP: req.IP, Outcome: "approved", Detail: loginDetail(l, "push")})
@@ -287,7 +286,7 @@ func (s *Service) prove(ctx context.Context, req ProofRequest, then func(tx stor
 		if err != nil {
 			return err
 		}
-		l, acct, err := openLogin(tx, req.ChallengeID, func(l store.Login) bool {
+		l, acct, _, err := openLogin(tx, req.ChallengeID, func(l store.Login) bool {
 			return l.Kind == string(req.Kind) && l.DeviceID == d.ID
 		}, notFound("challenge"), now)
 		if err != nil {

@@ -297,7 +297,7 @@ func (s *Service) Respond(ctx context.Context, req ResponseRequest) (LoginState,
 	now := s.now()
 	var out LoginState
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		l, acct, err := openLogin(tx, req.LoginID, isLogin, notFound("login"), now)
+		l, acct, d, err := openLogin(tx, req.LoginID, isLogin, notFound("login"), now)
 		if err != nil {
 			return err
 		}
@@ -306,10 +306,6 @@ func (s *Service) Respond(ctx context.Context, req ResponseRequest) (LoginState,
 		}
 		if !now.Before(l.Expires) {
 			return ErrExpired
-		}
-		d, err := tx.Device(l.DeviceID)
-		if err != nil {
-			return err
 		}
 		if d.State != store.DeviceActive {
 			l.Status = store.StatusFailed
@@ -347,11 +343,10 @@ func (s *Service) check(tx store.Tx, acct *store.Account, l *store.Login, d stor
 	}
 	if verifier.VerifyResponse(suite, d.Secret, d.PINHash, challenge, response) == nil {
 		l.Status = store.StatusApproved
-		acct.Lockout.Succeed()
 		if err := updateLogin(tx, *l); err != nil {
 			return err
 		}
-		if err := tx.UpdateAccount(*acct); err != nil {
+		if err := succeed(tx, acct); err != nil {
 			return err
 		}
 		outcome := "approved"
@@ -435,24 +430,32 @@ func (s *Service) LoginStatus(ctx context.Context, id string) (LoginState, error
 	return out, nil
 }
 
-// openLogin loads login id and its account for a decision in tx (holding
-// both): missing when there is no such login or ok turns it down, a
-// *LockedError when the account is locked, else the store's own failure.
-func openLogin(tx store.Tx, id string, ok func(store.Login) bool, missing error, now time.Time) (l store.Login, acct store.Account, err error) {
-	l, err = tx.Login(id)
+// openLogin loads login id with its account and its device for a decision
+// in tx (holding the login and the account): missing when there is no such
+// login or ok turns it down, a *LockedError when the account is locked,
+// else the store's own failure.
+func openLogin(tx store.Tx, id string, ok func(store.Login) bool, missing error, now time.Time) (l store.Login, acct store.Account, d store.Device, err error) {
+	l, acct, d, err = tx.LoginAccount(id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !ok(l)) {
-		return l, acct, missing
+		return l, acct, d, missing
 	}
 	if err != nil {
-		return l, acct, err
-	}
-	if acct, err = tx.Account(l.Username); err != nil {
-		return l, acct, err
+		return l, acct, d, err
 	}
 	if acct.Lockout.Locked(now) {
-		return l, acct, locked(acct.Lockout)
+		return l, acct, d, locked(acct.Lockout)
 	}
-	return l, acct, nil
+	return l, acct, d, nil
+}
+
+// succeed ends the run of failures of acct (a right response, approval or
+// PIN proof), writing the account only when there was one.
+func succeed(tx store.Tx, acct *store.Account) error {
+	if acct.Lockout == (verifier.Lockout{}) {
+		return nil
+	}
+	acct.Lockout.Succeed()
+	return tx.UpdateAccount(*acct)
 }
 
 // isLogin accepts a login of the relying-party API (not an inbox or PIN

@@ -44,6 +44,8 @@ var (
 	// longer holds (a login that is not pending any more): the database
 	// enforces what the caller's reads should have seen.
 	ErrConflict = errors.New("store: the record changed meanwhile")
+	// ErrClosed is returned by a store closed already.
+	ErrClosed = errors.New("store: closed")
 	// ErrBadUsername is an account whose username is not in its
 	// canonical form (protocol.CanonicalUsername): the store keeps one
 	// form, whoever asks.
@@ -117,6 +119,9 @@ type Tx interface {
 
 	// Login reads a login; in Update it holds the row.
 	Login(id string) (Login, error)
+	// LoginAccount reads a login with its account and its device, in one
+	// statement; in Update it holds the login and the account.
+	LoginAccount(id string) (Login, Account, Device, error)
 	InsertLogin(Login) error
 	// UpdateLogin writes the status and reason of a pending login; a
 	// login that is no longer pending is ErrConflict (spent once).

@@ -70,6 +70,7 @@ var (
 var dialect = &sqlrec.Dialect{
 	Dollar:   true,
 	LockRows: true,
+	LockOf:   "FOR UPDATE OF l, a",
 	Order:    "seq",
 	Unique:   isUnique,
 	Notify:   "SELECT pg_notify('" + channel + "', ?)",

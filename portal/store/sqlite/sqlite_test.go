@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"ibkey/portal/store"
 	"ibkey/portal/store/storetest"
@@ -185,5 +187,98 @@ func TestReadsDoNotWaitForWrites(t *testing.T) {
 	st.View(ctx, func(tx store.Tx) error { v, err = tx.Meta("k"); return err })
 	if string(v) != "after" {
 		t.Fatalf("read after the write: %q", v)
+	}
+}
+
+// TestGroupCommit: writes that wait together share a commit, and each
+// keeps its own outcome: committed, rolled back, or committed with its
+// refusal; a write whose statement fails is undone alone; a write whose
+// context ended while it waited does not run.
+func TestGroupCommit(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "group.db"), storetest.Key(t, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	st.Update(ctx, func(tx store.Tx) error { return tx.InsertMeta("taken", []byte("x")) })
+	const n = 40
+	errRefused := errors.New("refused")
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	// The first write holds the writer until the others wait.
+	go func() {
+		first <- st.Update(ctx, func(tx store.Tx) error {
+			<-release
+			return tx.PutMeta("first", []byte("1"))
+		})
+	}()
+	for len(st.wr.queue) > 0 || st.wr.grouped.Load() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // the first is in its function
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			c := ctx
+			if i == n-1 {
+				c = cancelled
+			}
+			errs[i] = st.Update(c, func(tx store.Tx) error {
+				if err := tx.PutMeta(fmt.Sprint("k", i), []byte("v")); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
+					return errRefused
+				case 2:
+					return store.Commit(errRefused)
+				case 3:
+					return tx.InsertMeta("taken", []byte("y")) // ErrExists
+				}
+				return nil
+			})
+		})
+	}
+	for len(st.wr.queue) < n {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if g := st.wr.grouped.Load(); g < n/2 {
+		t.Fatalf("%d writes committed in groups", g)
+	}
+	for i := range n {
+		var want error
+		kept := true
+		switch {
+		case i == n-1:
+			want, kept = context.Canceled, false
+		case i%4 == 1:
+			want, kept = errRefused, false
+		case i%4 == 2:
+			want = errRefused
+		case i%4 == 3:
+			want, kept = store.ErrExists, false
+		}
+		if !errors.Is(errs[i], want) || (want == nil && errs[i] != nil) {
+			t.Errorf("write %d: %v, want %v", i, errs[i], want)
+		}
+		var v []byte
+		st.View(ctx, func(tx store.Tx) error { v, _ = tx.Meta(fmt.Sprint("k", i)); return nil })
+		if (v != nil) != kept {
+			t.Errorf("write %d: kept %v, want %v", i, v != nil, kept)
+		}
+	}
+	var v []byte
+	st.View(ctx, func(tx store.Tx) error { v, _ = tx.Meta("taken"); return nil })
+	if string(v) != "x" {
+		t.Errorf("taken: %q", v)
 	}
 }

@@ -164,6 +164,9 @@ func testRecords(t *testing.T, e Engine) {
 		if got, err := tx.Login("l1"); err != nil || got.Purpose != l.Purpose || !bytes.Equal(got.Payload, l.Payload) || got.Number != 42 || got.PushChallenge != "ab12" {
 			t.Errorf("login %+v %v", got, err)
 		}
+		if gl, ga, gd, err := tx.LoginAccount("l1"); err != nil || gl.Purpose != l.Purpose || !gl.Expires.Equal(l.Expires) || ga != a || gd.ID != "d1" || !bytes.Equal(gd.Secret, d.Secret) || !bytes.Equal(gd.PINHash, d.PINHash) {
+			t.Errorf("login with account and device: %+v %+v %+v %v", gl, ga, gd, err)
+		}
 		if got, err := tx.Enrollment("en1"); err != nil || got.Channels[1] != "voice" || got.Tries != 1 || got.Sends != 2 || !bytes.Equal(got.CodeHash, en.CodeHash) {
 			t.Errorf("enrollment %+v %v", got, err)
 		}
@@ -183,6 +186,7 @@ func testRecords(t *testing.T, e Engine) {
 			"account": second(tx.Account("bob")), "device": second(tx.Device("dx")), "login": second(tx.Login("lx")),
 			"enrollment": second(tx.Enrollment("ex")), "meta": second(tx.Meta("none")), "active device": second(tx.ActiveDevice("ann")),
 			"locator": second(tx.EnrollmentByLocator("ABCD", t0)), "session": second(tx.Session([]byte("none"))),
+			"login with account": func() error { _, _, _, err := tx.LoginAccount("lx"); return err }(),
 		} {
 			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("no %s: %v, want ErrNotFound", what, err)
@@ -382,10 +386,19 @@ const Racers = 24
 // challenge at once, as the service does (read it in Update, then write
 // it): exactly one sees it pending.
 func testSpentOnce(t *testing.T, e Engine) {
+	for _, joined := range []bool{false, true} {
+		t.Run(fmt.Sprint("joined=", joined), func(t *testing.T) { spentOnce(t, e, joined) })
+	}
+}
+
+func spentOnce(t *testing.T, e Engine, joined bool) {
 	st, name := open(t, e)
 	other := reopen(t, e, name)
 	update(t, st, func(tx store.Tx) error {
 		if err := tx.InsertAccount(account("sam")); err != nil {
+			return err
+		}
+		if err := tx.InsertDevice(device("d", "sam")); err != nil {
 			return err
 		}
 		return tx.InsertLogin(login("race", "sam", "d"))
@@ -398,18 +411,21 @@ func testSpentOnce(t *testing.T, e Engine) {
 		wg.Go(func() {
 			<-start
 			err := h.Update(ctx, func(tx store.Tx) error {
-				l, err := tx.Login("race")
+				var l store.Login
+				var a store.Account
+				var err error
+				if joined {
+					l, a, _, err = tx.LoginAccount("race")
+				} else if l, err = tx.Login("race"); err == nil {
+					a, err = tx.Account(l.Username)
+				}
 				if err != nil {
 					return err
 				}
 				if l.Status != store.StatusPending {
 					return errSpent
 				}
-				a, err := tx.Account(l.Username)
-				if err != nil {
-					return err
-				}
-				a.Lockout.Succeed()
+				a.Lockout.Failures++
 				if err := tx.UpdateAccount(a); err != nil {
 					return err
 				}

@@ -55,6 +55,9 @@ type Dialect struct {
 	LockRows bool
 	// Order is the column of insertion order ("rowid", "seq").
 	Order string
+	// LockOf is the FOR UPDATE of a read that joins logins (l) and
+	// accounts (a) and holds both ("" when LockRows is false).
+	LockOf string
 	// Unique reports whether err is a unique constraint's refusal.
 	Unique func(error) bool
 	// Notify is the statement that tells other processes of a device's
@@ -225,11 +228,20 @@ func (t *Tx) putMeta(key string, value []byte, conflict string) error {
 
 const accountCols = "username, account, phone, password, must_change, failures, locked_until, hard_lock, created"
 
+// accountDest are the scan destinations of accountCols, and done sets the
+// times once scanned.
+func accountDest(a *store.Account) (dest []any, done func()) {
+	var locked, created int64
+	return []any{&a.Username, &a.Account, &a.Phone, &a.Password, &a.MustChange, &a.Lockout.Failures, &locked, &a.Lockout.Hard, &created}, func() {
+		a.Lockout.LockedUntil, a.Created = store.LoadTime(locked), store.LoadTime(created)
+	}
+}
+
 func scanAccount(sc Row) (store.Account, error) {
 	var a store.Account
-	var locked, created int64
-	err := sc.Scan(&a.Username, &a.Account, &a.Phone, &a.Password, &a.MustChange, &a.Lockout.Failures, &locked, &a.Lockout.Hard, &created)
-	a.Lockout.LockedUntil, a.Created = store.LoadTime(locked), store.LoadTime(created)
+	dest, done := accountDest(&a)
+	err := sc.Scan(dest...)
+	done()
 	return a, err
 }
 
@@ -348,15 +360,23 @@ func (t *Tx) UpdateEnrollment(e verifier.Enrollment) error {
 
 const deviceCols = "id, username, enrollment, state, suite, secret, pin_hash, channel_hash, delivery_key, confirm_challenge, created, expires, activated, retired"
 
+// deviceDest are the scan destinations of deviceCols, and done sets the
+// times once scanned.
+func deviceDest(d *store.Device) (dest []any, done func()) {
+	var created, expires, activated, retired int64
+	return []any{&d.ID, &d.Username, &d.EnrollmentID, &d.State, &d.Suite, &d.Secret, &d.PINHash, &d.ChannelHash, &d.DeliveryKey, &d.ConfirmChallenge, &created, &expires, &activated, &retired}, func() {
+		d.Created, d.Expires, d.Activated, d.Retired = store.LoadTime(created), store.LoadTime(expires), store.LoadTime(activated), store.LoadTime(retired)
+	}
+}
+
 // scanDevice reads a device and opens its sealed fields.
 func (t *Tx) scanDevice(sc Row) (store.Device, error) {
 	var d store.Device
-	var created, expires, activated, retired int64
-	err := sc.Scan(&d.ID, &d.Username, &d.EnrollmentID, &d.State, &d.Suite, &d.Secret, &d.PINHash, &d.ChannelHash, &d.DeliveryKey, &d.ConfirmChallenge, &created, &expires, &activated, &retired)
-	if err != nil {
+	dest, done := deviceDest(&d)
+	if err := sc.Scan(dest...); err != nil {
 		return store.Device{}, err
 	}
-	d.Created, d.Expires, d.Activated, d.Retired = store.LoadTime(created), store.LoadTime(expires), store.LoadTime(activated), store.LoadTime(retired)
+	done()
 	if err := openDevice(t.Key, &d); err != nil {
 		return store.Device{}, err
 	}
@@ -427,12 +447,56 @@ func (t *Tx) UpdateDevice(d store.Device) error {
 
 const loginCols = "id, username, device_id, kind, challenge, push_challenge, number, payload, status, created, expires, app, ip, browser, reason, purpose"
 
+// loginDest are the scan destinations of loginCols, and done sets the
+// times once scanned.
+func loginDest(l *store.Login) (dest []any, done func()) {
+	var created, expires int64
+	return []any{&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason, &l.Purpose}, func() {
+		l.Created, l.Expires = store.LoadTime(created), store.LoadTime(expires)
+	}
+}
+
 func (t *Tx) Login(id string) (store.Login, error) {
 	var l store.Login
-	var created, expires int64
-	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?"+t.lock(), id).Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason, &l.Purpose)
-	l.Created, l.Expires = store.LoadTime(created), store.LoadTime(expires)
+	dest, done := loginDest(&l)
+	err := t.queryRow("SELECT "+loginCols+" FROM logins WHERE id = ?"+t.lock(), id).Scan(dest...)
+	done()
 	return l, err
+}
+
+// prefixed is cols with each column prefixed by p.
+func prefixed(p, cols string) string {
+	fs := strings.Split(cols, ", ")
+	for i := range fs {
+		fs[i] = p + "." + fs[i]
+	}
+	return strings.Join(fs, ", ")
+}
+
+var loginAccountQuery = "SELECT " + prefixed("l", loginCols) + ", " + prefixed("a", accountCols) + ", " + prefixed("d", deviceCols) +
+	" FROM logins l JOIN accounts a ON a.username = l.username JOIN devices d ON d.id = l.device_id WHERE l.id = ?"
+
+func (t *Tx) LoginAccount(id string) (store.Login, store.Account, store.Device, error) {
+	var l store.Login
+	var a store.Account
+	var d store.Device
+	ld, ldone := loginDest(&l)
+	ad, adone := accountDest(&a)
+	dd, ddone := deviceDest(&d)
+	q := loginAccountQuery
+	if t.Write && t.D.LockRows {
+		q += " " + t.D.LockOf
+	}
+	if err := t.queryRow(q, id).Scan(append(append(ld, ad...), dd...)...); err != nil {
+		return store.Login{}, store.Account{}, store.Device{}, err
+	}
+	ldone()
+	adone()
+	ddone()
+	if err := openDevice(t.Key, &d); err != nil {
+		return store.Login{}, store.Account{}, store.Device{}, err
+	}
+	return l, a, d, nil
 }
 
 func (t *Tx) InsertLogin(l store.Login) error {
