@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/verifier"
+	"ibkey/internal/clientip"
 	"ibkey/portal/core"
 	"ibkey/portal/store"
 )
@@ -652,5 +654,43 @@ func TestTempPasswordWakesDevice(t *testing.T) {
 	}
 	if el := <-done; el > 2*time.Second {
 		t.Fatalf("woken after %v", el)
+	}
+}
+
+// TestTrustedProxies: behind a load balancer named as trusted, the limits
+// count the address it forwards (X-Forwarded-For), one bucket per client;
+// without it, the header is the client's word and is ignored.
+func TestTrustedProxies(t *testing.T) {
+	h := newHarness(t, func(c *core.Config) { c.Rate = core.RateLimit{PerIP: 0.001, IPBurst: 2} })
+	lb, err := clientip.Parse("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := httptest.NewServer(New(h.svc, Options{TrustedProxies: lb}).Handler())
+	defer behind.Close()
+	get := func(url, client string) int {
+		req, _ := http.NewRequest("GET", url+"/api/v1/logins/none", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, client := range []string{"198.51.100.1", "198.51.100.2"} {
+		for i := range 3 {
+			want := map[bool]int{true: 404, false: 429}[i < 2]
+			if c := get(behind.URL, client); c != want {
+				t.Fatalf("%s, request %d behind the balancer: %d, want %d", client, i+1, c, want)
+			}
+		}
+	}
+	// Not trusted: whatever the header says, every request is the
+	// peer's, 127.0.0.1, and takes its bucket.
+	for i, client := range []string{"203.0.113.7", "203.0.113.8", "203.0.113.9"} {
+		if c, want := get(h.ts.URL, client), map[bool]int{true: 404, false: 429}[i < 2]; c != want {
+			t.Fatalf("forwarded %s from an untrusted peer: %d, want %d", client, c, want)
+		}
 	}
 }

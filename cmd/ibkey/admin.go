@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"os"
 	"time"
 
 	"ibkey/authcore/protocol"
@@ -13,7 +14,7 @@ import (
 
 func init() {
 	commands["admin"] = command{
-		"admin useradd|unlock|devices|temp-password|fraud-reports|audit --db FILE|postgres://... [--key-file FILE] [--username U] [--phone +CC...] [--since TIME]",
+		"admin useradd|unlock|devices|temp-password|fraud-reports|audit|rekey|backup --db FILE|postgres://... [--key-file FILE] [--username U] [--phone +CC...] [--since TIME] [--new-key-file FILE] [--to FILE]",
 		cmdAdmin,
 	}
 }
@@ -31,20 +32,24 @@ func cmdAdmin(e *env, args []string) error {
 // it made one.
 func admin(e *env, args []string, made *string) error {
 	if len(args) == 0 {
-		return usagef("admin: want useradd, unlock, devices, temp-password, fraud-reports or audit")
+		return usagef("admin: want useradd, unlock, devices, temp-password, fraud-reports, audit, rekey or backup")
 	}
 	sub, args := args[0], args[1:]
 	fs := flags("admin " + sub)
 	dbPath := dbFlag(fs)
 	keyFile := keyFileFlag(fs)
 	username := fs.String("username", "", "the user")
-	var phone, since *string
+	var phone, since, newKeyFile, to *string
 	switch sub {
 	case "useradd":
 		phone = fs.String("phone", "", "the phone number, +CC then digits")
 	case "audit":
 		fs.StringVar(username, "user", "", "only the events of this user (the same as --username)")
 		since = fs.String("since", "", "only the events at or after TIME: RFC 3339 (2026-11-26T12:00:00Z) or a duration before now (24h, 90m)")
+	case "rekey":
+		newKeyFile = fs.String("new-key-file", "", "the new master key file: read, or made when there is none")
+	case "backup":
+		to = fs.String("to", "", "the new file of the copy (SQLite; PostgreSQL: pg_dump)")
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -52,7 +57,7 @@ func admin(e *env, args []string, made *string) error {
 	if *dbPath == "" {
 		return usagef("admin %s: --db is required", sub)
 	}
-	if *username == "" && sub != "devices" && sub != "fraud-reports" && sub != "audit" {
+	if *username == "" && sub != "devices" && sub != "fraud-reports" && sub != "audit" && sub != "rekey" && sub != "backup" {
 		return usagef("admin %s: --username is required", sub)
 	}
 	if *username != "" {
@@ -166,6 +171,50 @@ func admin(e *env, args []string, made *string) error {
 		return core.ReadAudit(ctx, st, store.AuditFilter{Username: *username, Since: from}, func(ev store.AuditEvent) error {
 			return core.LogAudit(ctx, h, ev)
 		})
+	case "rekey":
+		if *newKeyFile == "" {
+			return usagef("admin rekey: --new-key-file is required")
+		}
+		k, madeNew, err := store.LoadOrCreateKeyFile(*newKeyFile)
+		if err != nil {
+			return err
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		r, ok := st.(store.Rekeyer)
+		if !ok {
+			return fmt.Errorf("admin rekey: this store cannot change its key")
+		}
+		if err := r.Rekey(ctx, k); err != nil {
+			if madeNew {
+				os.Remove(*newKeyFile)
+			}
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", *newKeyFile)
+		fmt.Fprintf(e.stderr, "ibkey: the database is sealed under %s now: give every instance this key file, and keep the old one until the backups sealed under it are gone\n", *newKeyFile)
+	case "backup":
+		if *to == "" {
+			return usagef("admin backup: --to is required")
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		b, ok := st.(interface {
+			Backup(context.Context, string) error
+		})
+		if !ok {
+			return fmt.Errorf("admin backup: a PostgreSQL database is backed up with its own tools (pg_dump, base backups)")
+		}
+		if err := b.Backup(ctx, *to); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", *to)
 	default:
 		return usagef("admin: unknown subcommand %q", sub)
 	}

@@ -120,6 +120,17 @@ func ReadKeyFile(name string) (*MasterKey, error) {
 	return NewMasterKey(b)
 }
 
+// LoadOrCreateKeyFile reads the master key in name, or makes it there
+// (32 random bytes, mode 0600, atomically) when there is none. created
+// says whether this call made it.
+func LoadOrCreateKeyFile(name string) (k *MasterKey, created bool, err error) {
+	k, err = ReadKeyFile(name)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, false, err
+	}
+	return createKeyFile(name, rand.Reader)
+}
+
 // createKeyFile makes a new master key in name, or reads the one another
 // process made first. created says whether this call made it.
 func createKeyFile(name string, rnd io.Reader) (k *MasterKey, created bool, err error) {

@@ -80,6 +80,15 @@ type Listener interface {
 	Listen(ctx context.Context, fn func(deviceID string)) error
 }
 
+// Rekeyer is a Store that can seal its secrets under another master key
+// (every engine here is one): Rekey seals every sealed value again under
+// k, in one transaction, and the store goes on with k. Another handle
+// still on the old key (another instance) no longer opens them: stop them
+// first, and start them again with the new key file.
+type Rekeyer interface {
+	Rekey(ctx context.Context, k *MasterKey) error
+}
+
 // Tx is what a transaction reads and writes.
 type Tx interface {
 	Meta(key string) ([]byte, error)

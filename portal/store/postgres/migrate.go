@@ -97,7 +97,7 @@ func (s *Store) step(ctx context.Context, files []string) (bool, error) {
 		return false, fmt.Errorf("postgres: migrate to version %d: %w", n, err)
 	}
 	if f := goSteps[n]; f != nil {
-		if err := f(ctx, tx, s.key); err != nil {
+		if err := f(ctx, tx, s.key.Load()); err != nil {
 			return false, fmt.Errorf("postgres: migrate to version %d: %w", n, err)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,7 +58,7 @@ const channel = "ibkey_device"
 // Store is a store.Store in a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
-	key  *atrest.Key
+	key  atomic.Pointer[atrest.Key]
 	// retryWait is the longest wait before a transaction runs again.
 	retryWait time.Duration
 }
@@ -157,8 +158,8 @@ func (s *Store) open(ctx context.Context, keyFor store.KeyFor) error {
 	if mk == nil {
 		return errors.New("postgres: no master key")
 	}
-	s.key = mk.AtRest()
-	if id != nil && !hmac.Equal(id, s.key.ID()) {
+	s.key.Store(mk.AtRest())
+	if id != nil && !hmac.Equal(id, mk.AtRest().ID()) {
 		return store.ErrWrongKey
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -167,7 +168,7 @@ func (s *Store) open(ctx context.Context, keyFor store.KeyFor) error {
 	if id, err = s.keyID(ctx); err != nil {
 		return err
 	}
-	if !hmac.Equal(id, s.key.ID()) {
+	if !hmac.Equal(id, mk.AtRest().ID()) {
 		return store.ErrWrongKey
 	}
 	return nil
@@ -234,7 +235,7 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
-	commit, out := store.Outcome(fn(&sqlrec.Tx{Ctx: ctx, C: conn{tx}, D: dialect, Key: s.key, Write: true}))
+	commit, out := store.Outcome(fn(&sqlrec.Tx{Ctx: ctx, C: conn{tx}, D: dialect, Key: s.key.Load(), Write: true}))
 	if !commit {
 		tx.Rollback(context.WithoutCancel(ctx))
 		return out
@@ -252,7 +253,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	_, out := store.Outcome(fn(&sqlrec.Tx{Ctx: ctx, C: conn{tx}, D: dialect, Key: s.key}))
+	_, out := store.Outcome(fn(&sqlrec.Tx{Ctx: ctx, C: conn{tx}, D: dialect, Key: s.key.Load()}))
 	return out
 }
 
@@ -342,4 +343,26 @@ func notFound(err error) error {
 func isUnique(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// Rekey seals every sealed value again under k, in one transaction, and
+// goes on with k (store.Rekeyer). The other instances, still on the old
+// key, no longer open the sealed values: stop them first.
+func (s *Store) Rekey(ctx context.Context, k *store.MasterKey) error {
+	if k == nil {
+		return errors.New("postgres: no new master key")
+	}
+	from := s.key.Load()
+	err := s.Update(ctx, func(tx store.Tx) error {
+		// One rekey at a time, whichever instance runs it.
+		if _, err := tx.(*sqlrec.Tx).C.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+			return err
+		}
+		return sqlrec.Rekey(tx.(*sqlrec.Tx), from, k.AtRest())
+	})
+	if err != nil {
+		return err
+	}
+	s.key.Store(k.AtRest())
+	return nil
 }

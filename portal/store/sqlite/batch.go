@@ -123,7 +123,7 @@ func (s *Store) run(group []*write) {
 		}
 		// The write runs to its end whatever its context: SQLite rolls
 		// the whole transaction back when a statement is interrupted.
-		commit, out := store.Outcome(w.fn(&sqlrec.Tx{Ctx: context.WithoutCancel(w.ctx), C: c, D: dialect, Key: s.key, Write: true}))
+		commit, out := store.Outcome(w.fn(&sqlrec.Tx{Ctx: context.WithoutCancel(w.ctx), C: c, D: dialect, Key: s.key.Load(), Write: true}))
 		w.out = out
 		if commit {
 			_, err = c.Exec(bg, "RELEASE w")
@@ -172,7 +172,7 @@ func (s *Store) alone(w *write) {
 		w.out = fmt.Errorf("sqlite: begin: %w", err)
 		return
 	}
-	commit, out := store.Outcome(w.fn(&sqlrec.Tx{Ctx: w.ctx, C: txConn{tx, &s.ws}, D: dialect, Key: s.key, Write: true}))
+	commit, out := store.Outcome(w.fn(&sqlrec.Tx{Ctx: w.ctx, C: txConn{tx, &s.ws}, D: dialect, Key: s.key.Load(), Write: true}))
 	if !commit {
 		tx.Rollback()
 		w.out = out

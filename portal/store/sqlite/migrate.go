@@ -47,8 +47,8 @@ func (s *Store) open(keyFor store.KeyFor) error {
 	if mk == nil {
 		return errors.New("sqlite: no master key")
 	}
-	s.key = mk.AtRest()
-	if id != nil && !hmac.Equal(id, s.key.ID()) {
+	s.key.Store(mk.AtRest())
+	if id != nil && !hmac.Equal(id, mk.AtRest().ID()) {
 		return store.ErrWrongKey
 	}
 	if err := s.migrate(); err != nil {
@@ -58,7 +58,7 @@ func (s *Store) open(keyFor store.KeyFor) error {
 	if id, err = s.keyID(); err != nil {
 		return err
 	}
-	if !hmac.Equal(id, s.key.ID()) {
+	if !hmac.Equal(id, mk.AtRest().ID()) {
 		return store.ErrWrongKey
 	}
 	if !wasSealed {
@@ -149,7 +149,7 @@ func (s *Store) step(tx *sql.Tx, name string, n int) error {
 		return fmt.Errorf("sqlite: migrate to version %d: %w", n, err)
 	}
 	if f := goSteps[n]; f != nil {
-		if err := f(tx, s.key); err != nil {
+		if err := f(tx, s.key.Load()); err != nil {
 			return fmt.Errorf("sqlite: migrate to version %d: %w", n, err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
@@ -39,7 +40,7 @@ type Store struct {
 	w, r   *sql.DB // the writer (one connection), the readers (r == w in memory)
 	ws, rs stmts
 	wr     *writer // runs the writes, in groups (batch.go)
-	key    *atrest.Key
+	key    atomic.Pointer[atrest.Key]
 	// version is the schema version to migrate to; 0 is the newest.
 	version int
 }
@@ -227,7 +228,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	defer st.preparePending(s.r)
 	defer tx.Rollback()
-	_, out := store.Outcome(fn(&sqlrec.Tx{Ctx: ctx, C: txConn{tx, st}, D: dialect, Key: s.key}))
+	_, out := store.Outcome(fn(&sqlrec.Tx{Ctx: ctx, C: txConn{tx, st}, D: dialect, Key: s.key.Load()}))
 	return out
 }
 
@@ -350,4 +351,37 @@ func notFound(err error) error {
 		return store.ErrNotFound
 	}
 	return err
+}
+
+// Rekey seals every sealed value again under k, in one transaction, and
+// goes on with k (store.Rekeyer).
+func (s *Store) Rekey(ctx context.Context, k *store.MasterKey) error {
+	if k == nil {
+		return errors.New("sqlite: no new master key")
+	}
+	from := s.key.Load()
+	err := s.Update(ctx, func(tx store.Tx) error { return sqlrec.Rekey(tx.(*sqlrec.Tx), from, k.AtRest()) })
+	if err != nil {
+		return err
+	}
+	s.key.Store(k.AtRest())
+	// The values sealed under the old key may still be in old frames of
+	// the write-ahead log: empty it.
+	if _, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the database to the new file path
+// (VACUUM INTO), while the service runs: the copy is sealed under the
+// same master key, which is not in it.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("sqlite: backup: %s exists already", path)
+	}
+	if _, err := s.w.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	return os.Chmod(path, 0o600)
 }

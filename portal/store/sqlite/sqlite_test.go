@@ -282,3 +282,39 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("taken: %q", v)
 	}
 }
+
+// TestBackup copies the database while it is written: the copy opens with
+// the same key and holds what was committed.
+func TestBackup(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(filepath.Join(dir, "live.db"), storetest.Key(t, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	st.Update(ctx, func(tx store.Tx) error { return tx.InsertMeta("service_key", bytes.Repeat([]byte{3}, 32)) })
+	copyPath := filepath.Join(dir, "copy.db")
+	if err := st.Backup(ctx, copyPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Backup(ctx, copyPath); err == nil {
+		t.Fatal("a backup over an existing file")
+	}
+	if fi, err := os.Stat(copyPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("copy: %v %v", fi, err)
+	}
+	if _, err := Open(copyPath, storetest.Key(t, 8)); !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("the copy with another key: %v", err)
+	}
+	cp, err := Open(copyPath, storetest.Key(t, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	var v []byte
+	cp.View(ctx, func(tx store.Tx) error { v, err = tx.Meta("service_key"); return err })
+	if !bytes.Equal(v, bytes.Repeat([]byte{3}, 32)) {
+		t.Fatalf("service key in the copy: %x %v", v, err)
+	}
+}

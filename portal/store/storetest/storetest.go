@@ -69,6 +69,7 @@ func Run(t *testing.T, e Engine) {
 		{"Audit", testAudit},
 		{"Events", testEvents},
 		{"MasterKey", testMasterKey},
+		{"Rekey", testRekey},
 		{"Notify", testNotify},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, e) })
@@ -924,6 +925,75 @@ func testMasterKey(t *testing.T, e Engine) {
 	e.Exec(t, st, "UPDATE devices SET secret = ? WHERE id = ?", raw2, "k1")
 	if err := st.View(ctx, func(tx store.Tx) error { return second(tx.Device("k1")) }); !errors.Is(err, atrest.ErrOpen) {
 		t.Fatalf("a swapped secret: %v, want atrest.ErrOpen", err)
+	}
+}
+
+// testRekey: the secrets sealed again under another key open with it
+// only, on this handle and on one opened after.
+func testRekey(t *testing.T, e Engine) {
+	st, name := open(t, e)
+	r, ok := st.(store.Rekeyer)
+	if !ok {
+		t.Skip("the engine cannot change its key")
+	}
+	var pub []byte
+	update(t, st, func(tx store.Tx) error {
+		if err := tx.InsertAccount(account("rex")); err != nil {
+			return err
+		}
+		for i := range 3 {
+			d := device(fmt.Sprint("r", i), "rex")
+			d.Secret = bytes.Repeat([]byte{byte(i + 1)}, 32)
+			if i == 1 {
+				d.PINHash = bytes.Repeat([]byte{9}, 20)
+			}
+			if err := tx.InsertDevice(d); err != nil {
+				return err
+			}
+		}
+		pub = bytes.Repeat([]byte{0x55}, 32)
+		if err := tx.InsertMeta("service_key", pub); err != nil {
+			return err
+		}
+		return tx.InsertSession(store.Session{Key: []byte("sess"), Data: []byte("state"), Created: t0, Seen: t0})
+	})
+	check := func(st store.Store, when string) {
+		t.Helper()
+		view(t, st, func(tx store.Tx) error {
+			for i := range 3 {
+				d, err := tx.Device(fmt.Sprint("r", i))
+				if err != nil || !bytes.Equal(d.Secret, bytes.Repeat([]byte{byte(i + 1)}, 32)) || (i == 1) != (d.PINHash != nil) {
+					t.Errorf("%s: device r%d: %v", when, i, err)
+				}
+			}
+			if v, err := tx.Meta("service_key"); err != nil || !bytes.Equal(v, pub) {
+				t.Errorf("%s: service key: %v", when, err)
+			}
+			if s, err := tx.Session([]byte("sess")); err != nil || string(s.Data) != "state" {
+				t.Errorf("%s: session: %v", when, err)
+			}
+			return nil
+		})
+	}
+	if err := r.Rekey(ctx, Key(t, 9)); err != nil {
+		t.Fatal(err)
+	}
+	check(st, "after the rekey")
+	st.Close()
+	if old, err := e.Open(t, name, Key(t, 7)); !errors.Is(err, store.ErrWrongKey) {
+		if err == nil {
+			old.Close()
+		}
+		t.Fatalf("the old key after the rekey: %v", err)
+	}
+	st2, err := e.Open(t, name, Key(t, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	check(st2, "reopened with the new key")
+	if raw := e.Bytes(t, st2, "SELECT secret FROM devices WHERE id = ?", "r0"); bytes.Contains(raw, bytes.Repeat([]byte{1}, 8)) {
+		t.Fatalf("stored secret %x", raw)
 	}
 }
 

@@ -915,3 +915,115 @@ func Take(ctx context.Context, c Conn, d *Dialect, b store.Bucket, now time.Time
 	}
 	return store.Taken{Report: n == 1}, nil
 }
+
+// rekeyPage is how many rows Rekey reads at a time.
+const rekeyPage = 1000
+
+// Rekey seals every sealed value again, under to instead of from, and
+// records to's id: the devices' secrets and PIN hashes, the sealed meta
+// values and the portal's sessions. It runs in the caller's transaction:
+// all of it or nothing.
+func Rekey(t *Tx, from, to *atrest.Key) error {
+	reseal := func(kind, row string, v []byte) ([]byte, error) {
+		pt, err := from.Open(kind, row, v)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s %s: %w", kind, row, err)
+		}
+		return to.Seal(rand.Reader, kind, row, pt)
+	}
+	for after := ""; ; {
+		type dev struct {
+			id              string
+			secret, pinHash []byte
+		}
+		rows, err := t.query("SELECT id, secret, pin_hash FROM devices WHERE id > ? ORDER BY id LIMIT ?", after, rekeyPage)
+		if err != nil {
+			return err
+		}
+		var ds []dev
+		for rows.Next() {
+			var d dev
+			if err := rows.Scan(&d.id, &d.secret, &d.pinHash); err != nil {
+				rows.Close()
+				return err
+			}
+			ds = append(ds, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range ds {
+			var err error
+			if d.secret, err = reseal(KindSecret, d.id, d.secret); err != nil {
+				return err
+			}
+			if d.pinHash != nil {
+				if d.pinHash, err = reseal(KindPINHash, d.id, d.pinHash); err != nil {
+					return err
+				}
+			}
+			if _, err := t.exec("UPDATE devices SET secret = ?, pin_hash = ? WHERE id = ?", d.secret, d.pinHash, d.id); err != nil {
+				return err
+			}
+		}
+		if len(ds) < rekeyPage {
+			break
+		}
+		after = ds[len(ds)-1].id
+	}
+	for name := range SealedMeta {
+		var v []byte
+		err := t.queryRow("SELECT value FROM meta WHERE key = ?", name).Scan(&v)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if v, err = reseal(KindMeta, name, v); err != nil {
+			return err
+		}
+		if _, err := t.exec("UPDATE meta SET value = ? WHERE key = ?", v, name); err != nil {
+			return err
+		}
+	}
+	for after := []byte{}; ; {
+		type sess struct{ key, data []byte }
+		rows, err := t.query("SELECT key, data FROM sessions WHERE key > ? ORDER BY key LIMIT ?", after, rekeyPage)
+		if err != nil {
+			return err
+		}
+		var ss []sess
+		for rows.Next() {
+			var s sess
+			if err := rows.Scan(&s.key, &s.data); err != nil {
+				rows.Close()
+				return err
+			}
+			ss = append(ss, s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, s := range ss {
+			data, err := reseal(KindSession, sessionRow(s.key), s.data)
+			if err != nil {
+				return err
+			}
+			if _, err := t.exec("UPDATE sessions SET data = ? WHERE key = ?", data, s.key); err != nil {
+				return err
+			}
+		}
+		if len(ss) < rekeyPage {
+			break
+		}
+		after = ss[len(ss)-1].key
+	}
+	n, err := t.exec("UPDATE meta SET value = ? WHERE key = ?", to.ID(), MetaKeyID)
+	if err == nil && n != 1 {
+		err = errors.New("store: the database holds no key id")
+	}
+	return err
+}
