@@ -29,6 +29,7 @@ import (
 
 	"ibkey/app"
 	core "ibkey/authcore/device"
+	"ibkey/authcore/digits"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/vault"
 	"ibkey/authcore/verifier"
@@ -267,7 +268,7 @@ func (a *Auth) Activate(ctx context.Context, e app.Enrollment, code string, p ap
 	if session != "" && !e.NeedsCode {
 		u, err = a.core.ActivateSession(ctx, e.Service, e.ID, session, name, prot)
 	} else {
-		u, err = a.core.Activate(ctx, e.Service, e.ID, strings.Join(strings.Fields(code), ""), name, prot)
+		u, err = a.core.Activate(ctx, e.Service, e.ID, digits.Strip(code), name, prot)
 	}
 	if err != nil {
 		return app.User{}, mapErr(err)
