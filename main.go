@@ -13,12 +13,13 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"ibkey/app"
+	"ibkey/app/demo"
 	"ibkey/app/device"
 )
 
 func main() {
 	flavor := flag.String("flavor", "", "the look on a desktop: ios or android (default: the setting)")
-	demo := flag.Bool("demo", false, "run on the in-memory demo authenticator")
+	demoMode := flag.Bool("demo", false, "run on the in-memory demo authenticator")
 	vaultDir := flag.String("vault", "", "the vault's folder (default: $IBKEY_VAULT, else the config folder's ibkey, as the ibkey command)")
 	service := flag.String("service", os.Getenv("IBKEY_SERVICE"), "the service that Add User enrolls with ($IBKEY_SERVICE)")
 	flag.Parse()
@@ -29,8 +30,10 @@ func main() {
 		})
 	}
 	var opts app.Options
-	if *demo {
-		opts = app.DemoOptions(app.ParseFlavor(*flavor))
+	if *demoMode {
+		fl := app.ParseFlavor(*flavor)
+		bio := demo.Biometrics(fl == app.IOS)
+		opts = app.Options{Flavor: fl, Auth: demo.New(bio), Bio: bio}
 	} else {
 		var err error
 		if opts, err = realOptions(a, app.ParseFlavor(*flavor), *vaultDir, *service); err != nil {

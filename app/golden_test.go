@@ -50,8 +50,8 @@ func tour(t *testing.T, fl Flavor, snap func(x *fixture, name string)) {
 	} else {
 		x.tap("send")
 	}
-	x.typeIn("pin", "2580")
-	x.typeIn("pin2", "2580")
+	x.typeIn("pin", "3917")
+	x.typeIn("pin2", "3917")
 	snap(x, "15-add-user-pin")
 	x.tap("activate")
 	snap(x, "16-add-user-done")

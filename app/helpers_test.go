@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"ibkey/app/demo"
 	"ibkey/platform"
 )
 
@@ -21,7 +22,7 @@ var testNow = time.Date(2025, 3, 4, 14, 30, 0, 0, time.UTC)
 type fixture struct {
 	t    *testing.T
 	u    *UI
-	fake *Fake
+	fake *demo.Fake
 	bio  *platform.FakeBiometrics
 }
 
@@ -42,7 +43,7 @@ func newFixtureWith(t *testing.T, flavor Flavor, users bool) *fixture {
 		kind = platform.FaceID
 	}
 	bio := platform.NewFakeBiometrics(kind, nil)
-	f := NewFake()
+	f := demo.NewFake()
 	f.Bio = bio
 	f.Now = func() time.Time { return testNow }
 	if users {

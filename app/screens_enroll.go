@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"ibkey/authcore/vault"
 )
 
 // enrollState is the Add User flow under way.
@@ -200,8 +203,8 @@ func (u *UI) enrollPINScreen() screen {
 				u.setMessage(T("The two entries differ. Type the same {{.Secret}} twice.", map[string]any{"Secret": secret}), true)
 				return
 			}
-			if n := len(pin.Text); n < 4 || n > 6 {
-				u.showError(ErrBadPIN)
+			if err := vault.CheckPIN(pin.Text); err != nil {
+				u.showError(fmt.Errorf("%w (%w)", ErrBadPIN, err))
 				return
 			}
 			u.activate(Protection{PIN: pin.Text})

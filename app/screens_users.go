@@ -80,7 +80,7 @@ func (u *UI) userScreen() screen {
 		} else {
 			box.Add(u.button("inbox", T("Inbox"), theme.MailComposeIcon(), func() { u.push(u.inboxUnlockScreen()) }))
 		}
-		if us.Gate.HasPIN() && us.Gate != GateCard {
+		if us.Gate.HasPIN() { // not a card: its PIN is an input, not a seal
 			box.Add(u.button("change-pin", T("Change {{.Secret}}", map[string]any{"Secret": T(u.words.Secret)}), theme.SettingsIcon(), func() { u.push(u.changePINScreen()) }))
 		}
 		box.Add(u.button("rename", T("Rename"), theme.DocumentCreateIcon(), func() { u.push(u.renameScreen()) }))

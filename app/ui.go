@@ -1,11 +1,12 @@
 // Package app is ibkey's user interface: the screens and navigation of the
 // iOS and Android flavors, on Fyne. It holds no crypto and no HTTP: it
 // drives an [Authenticator] (the vault and the service behind an adapter,
-// or the in-memory [Fake]), so that tests drive it with fakes.
+// or the in-memory demo of app/demo), so that tests drive it with fakes.
 //
 // # Layout of the package
 //
-//   - auth.go: the Authenticator interface and its types; fake.go: the Fake.
+//   - auth.go: the names of package auth (the Authenticator interface and
+//     its types); app/demo implements it in memory for --demo and the tests.
 //   - ui.go: the UI, navigation and the flavors' chrome (top bar, tab bar).
 //   - screens_*.go: one file per area (start, enroll, generate, approve,
 //     users, dsc, settings).

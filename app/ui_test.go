@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 
+	"ibkey/app/demo"
 	"ibkey/platform"
 )
 
@@ -142,22 +143,31 @@ func TestAddUser(t *testing.T) {
 			}
 			x.tap("send")
 			x.at("enroll-pin")
+			// The vault's PIN rule, before anything is sent: 2580 is
+			// too easy to guess.
 			x.typeIn("pin", "2580")
-			x.typeIn("pin2", "2581")
+			x.typeIn("pin2", "2580")
+			x.tap("activate")
+			x.at("enroll-pin")
+			x.see("must not be easy to guess")
+			x.u.entries["pin"].(interface{ SetText(string) }).SetText("")
+			x.u.entries["pin2"].(interface{ SetText(string) }).SetText("")
+			x.typeIn("pin", "3917")
+			x.typeIn("pin2", "3918")
 			x.tap("activate")
 			x.at("enroll-pin")
 			x.see("differ")
 			x.u.entries["pin2"].(interface{ SetText(string) }).SetText("")
-			x.typeIn("pin2", "2580")
+			x.typeIn("pin2", "3917")
 			x.tap("activate")
-			x.called("Activate enr-1 code=123456 pin=2580 bio=false")
+			x.called("Activate enr-1 code=123456 pin=3917 bio=false")
 		}
 		x.at("enroll-done")
 		x.see("bob is ready")
 		x.tap("done")
 		x.at("home")
 		x.see("bob")
-		if fl == Android && x.fake.PIN("bob") != "2580" {
+		if fl == Android && x.fake.PIN("bob") != "3917" {
 			t.Errorf("bob's PIN %q", x.fake.PIN("bob"))
 		}
 	})
@@ -181,8 +191,8 @@ func TestAddUserWrongCode(t *testing.T) {
 			x.tap("send")
 		}
 		x.at("enroll-pin")
-		x.typeIn("pin", "2580")
-		x.typeIn("pin2", "2580")
+		x.typeIn("pin", "3917")
+		x.typeIn("pin2", "3917")
 		x.tap("activate")
 		x.at("enroll-code")
 		x.see("That security code is not right")
@@ -260,7 +270,7 @@ func TestGenerate(t *testing.T) {
 			x.tap("unlock")
 		}
 		x.at("response")
-		want := FakeResponse("Alice", "2468", "123456")
+		want := demo.Response("Alice", "2468", "123456")
 		x.see(want[:4]+" "+want[4:], "Challenge 123 456", "3 minutes", "14:33")
 		x.called("Respond Alice 123456 pin=2468")
 		x.tap("copy")
@@ -282,7 +292,7 @@ func TestGenerateWrongPIN(t *testing.T) {
 	x.typeIn("challenge", "123456")
 	x.tap("generate-passcode")
 	x.at("response")
-	wrong := FakeResponse("Alice", "1357", "123456")
+	wrong := demo.Response("Alice", "1357", "123456")
 	x.see(wrong[:4] + " " + wrong[4:])
 }
 
@@ -433,7 +443,7 @@ func TestApproveOffline(t *testing.T) {
 // a request when it comes.
 func TestWatch(t *testing.T) {
 	a := test.NewTempApp(t)
-	f := NewFake()
+	f := demo.NewFake()
 	f.AddUser(User{Name: "Alice", Gate: GatePIN, Active: true}, "2468")
 	u := New(a, Options{Flavor: Android, Auth: f, Now: func() time.Time { return testNow }})
 	defer u.Close()
@@ -551,7 +561,7 @@ func TestDSC(t *testing.T) {
 		}
 		x.see("123 456")
 		x.tap("key:ok")
-		want := FakeResponse("Card", "1357", "123456")
+		want := demo.Response("Card", "1357", "123456")
 		x.see(want[:4] + " " + want[4:])
 		x.called("DSC Card pin=1357 123456")
 		x.tap("key:clr")

@@ -1,4 +1,10 @@
-package app
+// Package demo is an in-memory authenticator ([auth.Authenticator]): the
+// app's --demo mode and the fake behind the UI tests. It holds no secret
+// worth the name: its responses are a hash of the user, the PIN and the
+// challenge, so that a wrong PIN gives a wrong response as the real one
+// does. It follows the real rules where the UI shows them: the PIN rule of
+// vault.CheckPIN, the gates of the vault.
+package demo
 
 import (
 	"context"
@@ -10,10 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"ibkey/app/auth"
+	"ibkey/authcore/vault"
 	"ibkey/platform"
 )
 
-// Fake is an Authenticator in memory, for tests and for the --demo mode. Its
+// Fake is an auth.Authenticator in memory, for tests and for the --demo mode. Its
 // responses are a hash of the user, the PIN and the challenge, so that a
 // wrong PIN gives a wrong response as the real one does. It records every
 // call (see Calls) and is safe for concurrent use.
@@ -37,11 +45,11 @@ type Fake struct {
 }
 
 type fakeWatcher struct {
-	in   chan Event
+	in   chan auth.Event
 	done chan struct{}
 }
 
-func (f *Fake) send(ev Event) {
+func (f *Fake) send(ev auth.Event) {
 	f.mu.Lock()
 	ws := append([]*fakeWatcher(nil), f.watch...)
 	f.mu.Unlock()
@@ -54,9 +62,9 @@ func (f *Fake) send(ev Event) {
 }
 
 type fakeUser struct {
-	User
+	auth.User
 	pin   string
-	inbox []Delivery
+	inbox []auth.Delivery
 	// answered holds the ids of requests answered for this user.
 	answered map[string]string
 }
@@ -67,30 +75,31 @@ func NewFake() *Fake {
 	return &Fake{Password: "secret", Code: "123456", Link: "ABCD-1234"}
 }
 
-// NewDemoFake returns a Fake with three users (Alice with PIN 2468, a joint
-// account with biometrics, and a DSC+ card), a temporary password in
-// Alice's inbox, and a seamless login request a few seconds after Watch.
-func NewDemoFake(bio platform.Biometrics) *Fake {
+// New returns the Fake of the --demo mode: three users (Alice with PIN
+// 2468, a joint account with biometrics, and a DSC+ card), a temporary
+// password in Alice's inbox, and a seamless login request a few seconds
+// after Watch. bio (see Biometrics) is asked for the biometric checks.
+func New(bio platform.Biometrics) *Fake {
 	f := NewFake()
 	f.Bio = bio
 	f.demo = true
 	now := time.Now()
-	f.AddUser(User{Name: "Alice", Account: "U1234567", Service: "https://localhost:8443", Gate: GatePIN, Active: true, Device: "dev-1", LastUsed: now.Add(-2 * time.Hour)}, "2468")
-	f.AddUser(User{Name: "Joint account", Account: "U7654321", Service: "https://localhost:8443", Gate: GateBiometric, Active: true, Device: "dev-2"}, "")
-	f.AddUser(User{Name: "DSC+ card", Account: "U5550001", Service: "https://localhost:8443", Gate: GateCard, Active: false, Device: "dev-3"}, "")
-	f.AddDelivery("Alice", Delivery{Label: "Temporary password", Text: "tulip-9-harbor", Created: now.Add(-10 * time.Minute)})
+	f.AddUser(auth.User{Name: "Alice", Account: "U1234567", Service: "https://localhost:8443", Gate: auth.GatePIN, Active: true, Device: "dev-1", LastUsed: now.Add(-2 * time.Hour)}, "2468")
+	f.AddUser(auth.User{Name: "Joint account", Account: "U7654321", Service: "https://localhost:8443", Gate: auth.GateBiometric, Active: true, Device: "dev-2"}, "")
+	f.AddUser(auth.User{Name: "DSC+ card", Account: "U5550001", Service: "https://localhost:8443", Gate: auth.GateCard, Active: false, Device: "dev-3"}, "")
+	f.AddDelivery("Alice", auth.Delivery{Label: "Temporary password", Text: "tulip-9-harbor", Created: now.Add(-10 * time.Minute)})
 	return f
 }
 
 // AddUser puts a user on the device, with pin when its gate has one.
-func (f *Fake) AddUser(u User, pin string) {
+func (f *Fake) AddUser(u auth.User, pin string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.users = append(f.users, fakeUser{User: u, pin: pin, answered: map[string]string{}})
 }
 
 // AddDelivery puts a delivery in a user's inbox.
-func (f *Fake) AddDelivery(user string, d Delivery) {
+func (f *Fake) AddDelivery(user string, d auth.Delivery) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if u := f.find(user); u != nil {
@@ -140,17 +149,17 @@ func (f *Fake) SetOnline(online bool) {
 	f.mu.Lock()
 	f.offline = !online
 	f.mu.Unlock()
-	f.send(Event{Online: online})
+	f.send(auth.Event{Online: online})
 }
 
 // Push delivers a login request to the watchers.
-func (f *Fake) Push(r LoginRequest) {
-	f.send(Event{Online: true, Request: &r})
+func (f *Fake) Push(r auth.LoginRequest) {
+	f.send(auth.Event{Online: true, Request: &r})
 }
 
-// FakeResponse is the response the Fake gives for user, PIN (or the
-// biometric key's stand-in "bio") and challenge.
-func FakeResponse(user, pin, challenge string) string {
+// Response is the response the Fake gives for user, PIN (or the biometric
+// key's stand-in "bio") and challenge.
+func Response(user, pin, challenge string) string {
 	h := sha256.Sum256([]byte(user + "\x00" + pin + "\x00" + challenge))
 	return fmt.Sprintf("%08d", binary.BigEndian.Uint32(h[:])%100000000)
 }
@@ -178,87 +187,87 @@ func (f *Fake) find(name string) *fakeUser {
 func (f *Fake) findLocked(name string) (*fakeUser, error) {
 	u := f.find(name)
 	if u == nil {
-		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+		return nil, fmt.Errorf("%w: %q", auth.ErrNotFound, name)
 	}
 	return u, nil
 }
 
-// Users implements Authenticator.
-func (f *Fake) Users() ([]User, error) {
+// Users implements auth.Authenticator.
+func (f *Fake) Users() ([]auth.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	us := make([]User, len(f.users))
+	us := make([]auth.User, len(f.users))
 	for i, u := range f.users {
 		us[i] = u.User
 	}
 	return us, nil
 }
 
-// StartEnrollment implements Authenticator.
-func (f *Fake) StartEnrollment(_ context.Context, service, username, password string, ch Channel) (Enrollment, error) {
+// StartEnrollment implements auth.Authenticator.
+func (f *Fake) StartEnrollment(_ context.Context, service, username, password string, ch auth.Channel) (auth.Enrollment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("StartEnrollment %s %s %s", service, username, ch)
 	if f.offline {
-		return Enrollment{}, ErrOffline
+		return auth.Enrollment{}, auth.ErrOffline
 	}
 	if username == "" || password != f.Password {
-		return Enrollment{}, ErrBadCredentials
+		return auth.Enrollment{}, auth.ErrBadCredentials
 	}
 	f.seq++
 	now := f.now()
-	return Enrollment{
+	return auth.Enrollment{
 		ID: fmt.Sprintf("enr-%d", f.seq), Service: service, Username: username, Channel: ch,
 		To: "+1 ••• ••• 0123", NeedsCode: true,
 		ExpiresAt: now.Add(10 * time.Minute), ResendAfter: now.Add(30 * time.Second),
 	}, nil
 }
 
-// EnrollWithLink implements Authenticator.
-func (f *Fake) EnrollWithLink(_ context.Context, link string) (Enrollment, error) {
+// EnrollWithLink implements auth.Authenticator.
+func (f *Fake) EnrollWithLink(_ context.Context, link string) (auth.Enrollment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("EnrollWithLink %s", link)
 	if f.offline {
-		return Enrollment{}, ErrOffline
+		return auth.Enrollment{}, auth.ErrOffline
 	}
 	link = strings.TrimSpace(link)
 	if link != f.Link && link != "ibkey://enroll?session="+f.Link {
-		return Enrollment{}, ErrBadLink
+		return auth.Enrollment{}, auth.ErrBadLink
 	}
 	f.seq++
-	return Enrollment{ID: fmt.Sprintf("enr-%d", f.seq), Username: "portal-user", ExpiresAt: f.now().Add(10 * time.Minute)}, nil
+	return auth.Enrollment{ID: fmt.Sprintf("enr-%d", f.seq), Username: "portal-user", ExpiresAt: f.now().Add(10 * time.Minute)}, nil
 }
 
-// Resend implements Authenticator.
-func (f *Fake) Resend(_ context.Context, e Enrollment, ch Channel) (Enrollment, error) {
+// Resend implements auth.Authenticator.
+func (f *Fake) Resend(_ context.Context, e auth.Enrollment, ch auth.Channel) (auth.Enrollment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Resend %s %s", e.ID, ch)
 	if f.offline {
-		return e, ErrOffline
+		return e, auth.ErrOffline
 	}
 	e.Channel = ch
 	return e, nil
 }
 
-// Activate implements Authenticator.
-func (f *Fake) Activate(_ context.Context, e Enrollment, code string, p Protection) (User, error) {
+// Activate implements auth.Authenticator.
+func (f *Fake) Activate(_ context.Context, e auth.Enrollment, code string, p auth.Protection) (auth.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Activate %s code=%s pin=%s bio=%v", e.ID, code, p.PIN, p.Biometric)
 	if f.offline {
-		return User{}, ErrOffline
+		return auth.User{}, auth.ErrOffline
 	}
 	if e.NeedsCode && code != f.Code {
-		return User{}, ErrBadCode
+		return auth.User{}, auth.ErrBadCode
 	}
 	if p.PIN == "" && !p.Biometric {
-		return User{}, ErrBadPIN
+		return auth.User{}, auth.ErrBadPIN
 	}
 	if p.PIN != "" {
-		if err := fakeCheckPIN(p.PIN); err != nil {
-			return User{}, err
+		if err := checkPIN(p.PIN); err != nil {
+			return auth.User{}, err
 		}
 	}
 	name := e.Username
@@ -267,54 +276,55 @@ func (f *Fake) Activate(_ context.Context, e Enrollment, code string, p Protecti
 	}
 	if p.Biometric && f.Bio != nil {
 		if _, err := f.Bio.Enroll("ibkey-" + name); err != nil {
-			return User{}, fmt.Errorf("enroll biometrics: %w", err)
+			return auth.User{}, fmt.Errorf("enroll biometrics: %w", err)
 		}
 	}
-	gate := GatePIN
+	gate := auth.GatePIN
 	switch {
 	case p.PIN != "" && p.Biometric:
-		gate = GatePINBiometric
+		gate = auth.GatePINBiometric
 	case p.Biometric:
-		gate = GateBiometric
+		gate = auth.GateBiometric
 	}
 	f.seq++
-	u := User{Name: name, Account: fmt.Sprintf("U%07d", 1000000+f.seq), Service: e.Service, Gate: gate, Active: true, Device: fmt.Sprintf("dev-%d", f.seq)}
+	u := auth.User{Name: name, Account: fmt.Sprintf("U%07d", 1000000+f.seq), Service: e.Service, Gate: gate, Active: true, Device: fmt.Sprintf("dev-%d", f.seq)}
 	f.users = append(f.users, fakeUser{User: u, pin: p.PIN, answered: map[string]string{}})
 	return u, nil
 }
 
-func fakeCheckPIN(pin string) error {
-	if len(pin) < 4 || len(pin) > 6 || strings.Count(pin, pin[:1]) == len(pin) || strings.Contains("0123456789", pin) || strings.Contains("9876543210", pin) {
-		return ErrBadPIN
+// checkPIN is the vault's rule for a new PIN, as the UI's error.
+func checkPIN(pin string) error {
+	if err := vault.CheckPIN(pin); err != nil {
+		return fmt.Errorf("%w (%w)", auth.ErrBadPIN, err)
 	}
 	return nil
 }
 
 // open returns the stand-in of the secret the unlock opens: the PIN, or
 // "bio" after a biometric check.
-func (f *Fake) open(u *fakeUser, un Unlock) (string, error) {
+func (f *Fake) open(u *fakeUser, un auth.Unlock) (string, error) {
 	if un.Biometric {
 		if !u.Gate.HasBiometric() {
-			return "", fmt.Errorf("%w: %q has no biometric gate", ErrNotFound, u.Name)
+			return "", fmt.Errorf("%w: %q has no biometric gate", auth.ErrNotFound, u.Name)
 		}
 		if f.Bio != nil {
 			if _, err := f.Bio.Authenticate("ibkey-"+u.Name, un.Reason); err != nil {
 				if errors.Is(err, platform.ErrBiometricCancelled) {
-					return "", ErrCancelled
+					return "", auth.ErrCancelled
 				}
 				return "", err
 			}
 		}
 		return "bio", nil
 	}
-	if len(un.PIN) < 4 || len(un.PIN) > 6 {
-		return "", ErrBadPIN
+	if len(un.PIN) < vault.MinPIN || len(un.PIN) > vault.MaxPIN {
+		return "", auth.ErrBadPIN
 	}
 	return un.PIN, nil
 }
 
-// Respond implements Authenticator.
-func (f *Fake) Respond(user, challenge string, un Unlock) (string, error) {
+// Respond implements auth.Authenticator.
+func (f *Fake) Respond(user, challenge string, un auth.Unlock) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Respond %s %s pin=%s bio=%v", user, challenge, un.PIN, un.Biometric)
@@ -330,10 +340,10 @@ func (f *Fake) Respond(user, challenge string, un Unlock) (string, error) {
 		key = u.pin // the same secret behind either gate
 	}
 	u.LastUsed = f.now()
-	return FakeResponse(user, key, challenge), nil
+	return Response(user, key, challenge), nil
 }
 
-// DSC implements Authenticator.
+// DSC implements auth.Authenticator.
 func (f *Fake) DSC(user, pin, challenge string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -343,19 +353,19 @@ func (f *Fake) DSC(user, pin, challenge string) (string, error) {
 		return "", err
 	}
 	if len(pin) != 4 {
-		return "", ErrBadPIN
+		return "", auth.ErrBadPIN
 	}
 	u.LastUsed = f.now()
-	return FakeResponse(user, pin, challenge), nil
+	return Response(user, pin, challenge), nil
 }
 
-// Watch implements Authenticator.
-func (f *Fake) Watch(ctx context.Context) <-chan Event {
+// Watch implements auth.Authenticator.
+func (f *Fake) Watch(ctx context.Context) <-chan auth.Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Watch")
-	w := &fakeWatcher{in: make(chan Event), done: make(chan struct{})}
-	out := make(chan Event)
+	w := &fakeWatcher{in: make(chan auth.Event), done: make(chan struct{})}
+	out := make(chan auth.Event)
 	f.watch = append(f.watch, w)
 	go func() {
 		defer close(out)
@@ -398,49 +408,49 @@ func (f *Fake) demoRequest(ctx context.Context) {
 	case <-time.After(4 * time.Second):
 	}
 	now := f.now()
-	f.Push(LoginRequest{
+	f.Push(auth.LoginRequest{
 		ID: "demo-1", User: "Alice", App: "Client Portal", Place: "Zurich, CH", IP: "203.0.113.7",
 		Browser: "Firefox on Linux", Time: now, ExpiresAt: now.Add(2 * time.Minute), Numbers: [3]int{17, 42, 86},
 	})
 }
 
-// Approve implements Authenticator. The browser's number is the second of
+// Approve implements auth.Authenticator. The browser's number is the second of
 // the three.
-func (f *Fake) Approve(_ context.Context, r LoginRequest, number int, un Unlock) error {
+func (f *Fake) Approve(_ context.Context, r auth.LoginRequest, number int, un auth.Unlock) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Approve %s %s %d pin=%s bio=%v", r.User, r.ID, number, un.PIN, un.Biometric)
 	if f.offline {
-		return ErrOffline
+		return auth.ErrOffline
 	}
 	u, err := f.findLocked(r.User)
 	if err != nil {
 		return err
 	}
 	if !r.ExpiresAt.IsZero() && f.now().After(r.ExpiresAt) {
-		return ErrExpired
+		return auth.ErrExpired
 	}
 	key, err := f.open(u, un)
 	if err != nil {
 		return err
 	}
 	if key != "bio" && key != u.pin {
-		return ErrWrongPIN
+		return auth.ErrWrongPIN
 	}
 	if number != r.Numbers[1] {
-		return ErrWrongNumber
+		return auth.ErrWrongNumber
 	}
 	u.answered[r.ID] = fmt.Sprintf("approve %d", number)
 	return nil
 }
 
-// Deny implements Authenticator.
-func (f *Fake) Deny(_ context.Context, r LoginRequest, reason DenyReason) error {
+// Deny implements auth.Authenticator.
+func (f *Fake) Deny(_ context.Context, r auth.LoginRequest, reason auth.DenyReason) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Deny %s %s %s", r.User, r.ID, reason)
 	if f.offline {
-		return ErrOffline
+		return auth.ErrOffline
 	}
 	u, err := f.findLocked(r.User)
 	if err != nil {
@@ -450,7 +460,7 @@ func (f *Fake) Deny(_ context.Context, r LoginRequest, reason DenyReason) error 
 	return nil
 }
 
-// Rename implements Authenticator.
+// Rename implements auth.Authenticator.
 func (f *Fake) Rename(user, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -460,16 +470,16 @@ func (f *Fake) Rename(user, name string) error {
 		return err
 	}
 	if strings.TrimSpace(name) == "" {
-		return fmt.Errorf("%w: empty name", ErrNotFound)
+		return fmt.Errorf("%w: empty name", auth.ErrNotFound)
 	}
 	if f.find(name) != nil {
-		return ErrExists
+		return auth.ErrExists
 	}
 	u.Name = name
 	return nil
 }
 
-// Remove implements Authenticator.
+// Remove implements auth.Authenticator.
 func (f *Fake) Remove(_ context.Context, user string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -480,10 +490,10 @@ func (f *Fake) Remove(_ context.Context, user string) error {
 			return nil
 		}
 	}
-	return ErrNotFound
+	return auth.ErrNotFound
 }
 
-// ChangePIN implements Authenticator.
+// ChangePIN implements auth.Authenticator.
 func (f *Fake) ChangePIN(_ context.Context, user, old, new string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -493,22 +503,22 @@ func (f *Fake) ChangePIN(_ context.Context, user, old, new string) error {
 		return err
 	}
 	if !f.offline && old != u.pin {
-		return ErrWrongPIN
+		return auth.ErrWrongPIN
 	}
-	if err := fakeCheckPIN(new); err != nil {
+	if err := checkPIN(new); err != nil {
 		return err
 	}
 	u.pin = new
 	return nil
 }
 
-// Inbox implements Authenticator.
-func (f *Fake) Inbox(_ context.Context, user string, un Unlock) ([]Delivery, error) {
+// Inbox implements auth.Authenticator.
+func (f *Fake) Inbox(_ context.Context, user string, un auth.Unlock) ([]auth.Delivery, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Inbox %s pin=%s bio=%v", user, un.PIN, un.Biometric)
 	if f.offline {
-		return nil, ErrOffline
+		return nil, auth.ErrOffline
 	}
 	u, err := f.findLocked(user)
 	if err != nil {
@@ -519,22 +529,21 @@ func (f *Fake) Inbox(_ context.Context, user string, un Unlock) ([]Delivery, err
 		return nil, err
 	}
 	if key != "bio" && key != u.pin {
-		return nil, ErrWrongPIN
+		return nil, auth.ErrWrongPIN
 	}
 	ds := u.inbox
 	u.inbox = nil // shown once
 	return ds, nil
 }
 
-var _ Authenticator = (*Fake)(nil)
+var _ auth.Authenticator = (*Fake)(nil)
 
-// DemoOptions are the Options of the --demo mode: a NewDemoFake with fake
-// biometrics (Face ID on iOS, fingerprint on Android).
-func DemoOptions(f Flavor) Options {
+// Biometrics are the demo's fake biometrics: Face ID for the iOS flavor,
+// a fingerprint for Android.
+func Biometrics(ios bool) *platform.FakeBiometrics {
 	kind := platform.Fingerprint
-	if f == IOS {
+	if ios {
 		kind = platform.FaceID
 	}
-	bio := platform.NewFakeBiometrics(kind, nil)
-	return Options{Flavor: f, Auth: NewDemoFake(bio), Bio: bio}
+	return platform.NewFakeBiometrics(kind, nil)
 }
