@@ -114,7 +114,9 @@ func (u *UI) enrollCodeScreen() screen {
 		if e.Channel == Voice {
 			sent = T("You will get a call at {{.To}} that reads a security code.", map[string]any{"To": e.To})
 		}
-		code := u.digits("code", T("Security code"), 8, 3)
+		code := u.digits("code", T("Security code"), 8, 3, func(r rune) string {
+			return T("The security code has digits only: “{{.Char}}” is not one.", map[string]any{"Char": string(r)})
+		}, T("The security code has at most 8 digits."))
 		code.SetText(u.enroll.code)
 		next := func() {
 			if len(onlyDigits(code.Text)) < 6 {

@@ -89,7 +89,9 @@ func (u *UI) generateScreen() screen {
 			pin = u.password("pin", T("PIN"))
 			box.Add(widget.NewForm(widget.NewFormItem(T("PIN"), pin)))
 		}
-		challenge := u.digits("challenge", "123 456", 6, 3)
+		challenge := u.digits("challenge", "123 456", 6, 3, func(r rune) string {
+			return T("The challenge has digits only: “{{.Char}}” is not one.", map[string]any{"Char": string(r)})
+		}, T("The challenge has 6 digits."))
 		challenge.TextStyle = fyne.TextStyle{Monospace: true}
 		box.Add(widget.NewForm(widget.NewFormItem(T("Challenge"), challenge)))
 		gen := func() {

@@ -364,8 +364,13 @@ func (u *UI) password(id, placeholder string) *widget.Entry {
 	return e
 }
 
-func (u *UI) digits(id, placeholder string, max, group int) *digitEntry {
+// digits is an entry of at most max digits shown in groups of group. What
+// it does not take it says on the screen's message line: notDigit's words
+// for a character that is not a digit, full's for a digit beyond max.
+func (u *UI) digits(id, placeholder string, max, group int, notDigit func(r rune) string, full string) *digitEntry {
 	e := newDigitEntry(max, group)
+	e.notDigit, e.full = notDigit, full
+	e.say = func(s string) { u.setMessage(s, s != "") }
 	e.SetPlaceHolder(placeholder)
 	u.entries[id] = e
 	return e

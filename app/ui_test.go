@@ -680,24 +680,6 @@ func TestDetectFlavor(t *testing.T) {
 	}
 }
 
-func TestGroup(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"123456", 3, "123 456"},
-		{"12345678", 4, "1234 5678"},
-		{"12 3a45", 3, "123 45"},
-		{"", 3, ""},
-		{"1234", 0, "1234"},
-	} {
-		if got := group(c.in, c.n); got != c.want {
-			t.Errorf("group(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
-		}
-	}
-}
-
 func TestDigitEntry(t *testing.T) {
 	test.NewTempApp(t)
 	e := newDigitEntry(6, 3)
@@ -710,5 +692,71 @@ func TestDigitEntry(t *testing.T) {
 	e.SetText("98x7")
 	if e.Text != "987" {
 		t.Errorf("after SetText %q, want %q", e.Text, "987")
+	}
+}
+
+// A full code field takes typing over a selection, and says why it
+// refuses a ninth digit or a letter (issue: extra digits vanished
+// silently, and typing over a selection did nothing).
+func TestCodeFieldFullAndSelection(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("services")
+		x.tap("authenticate")
+		x.tap("add-user")
+		x.tap("continue")
+		x.typeIn("username", "bob")
+		x.typeIn("password", "secret")
+		x.tap("continue")
+		x.at("enroll-code")
+		code := x.u.entries["code"].(*digitEntry)
+		x.typeIn("code", "12345678")
+		x.typeIn("code", "9")
+		if code.Text != "123 456 78" {
+			t.Errorf("full field after a ninth digit: %q", code.Text)
+		}
+		x.see("The security code has at most 8 digits.")
+		code.TypedShortcut(&fyne.ShortcutSelectAll{})
+		x.typeIn("code", "87654321")
+		if code.Text != "876 543 21" {
+			t.Errorf("typed over the selection: %q, want %q", code.Text, "876 543 21")
+		}
+		x.notSee("at most 8 digits")
+		x.typeIn("code", "x")
+		x.see("The security code has digits only: “x” is not one.")
+		if code.Text != "876 543 21" {
+			t.Errorf("after a letter: %q", code.Text)
+		}
+	})
+}
+
+// Letters in the challenge field are refused with a word; pasted text
+// keeps its digits and says what it left out.
+func TestChallengeFieldLetters(t *testing.T) {
+	x := newFixture(t, IOS)
+	x.tap("login")
+	x.tap("gen:Alice")
+	x.at("generate")
+	x.typeIn("challenge", "12a")
+	x.see("The challenge has digits only: “a” is not one.")
+	if got := x.entryText("challenge"); got != "12" {
+		t.Errorf("challenge %q, want 12", got)
+	}
+	x.typeIn("challenge", "3")
+	x.notSee("digits only")
+	ch := x.u.entries["challenge"].(*digitEntry)
+	ch.SetText("")
+	fyne.CurrentApp().Clipboard().SetContent("Challenge: 654 321")
+	ch.TypedShortcut(&fyne.ShortcutPaste{Clipboard: fyne.CurrentApp().Clipboard()})
+	if ch.Text != "654 321" {
+		t.Errorf("pasted challenge %q, want %q", ch.Text, "654 321")
+	}
+	x.see("“C” is not one.")
+	// A digit typed in the middle stays where it was typed.
+	ch.SetText("12456")
+	ch.CursorColumn = 2 // after "12"
+	x.typeIn("challenge", "3")
+	if ch.Text != "123 456" {
+		t.Errorf("typed in the middle: %q, want %q", ch.Text, "123 456")
 	}
 }
