@@ -139,12 +139,14 @@ func (x *fixture) texts() []string {
 	return out
 }
 
-// see fails unless some text of the window contains each of want.
+// see fails unless some text of the window contains each of want (a
+// wrapped paragraph's lines read as one, joined by spaces).
 func (x *fixture) see(want ...string) {
 	x.t.Helper()
 	all := strings.Join(x.texts(), "\n")
+	joined := strings.Join(x.texts(), " ")
 	for _, w := range want {
-		if !strings.Contains(all, w) {
+		if !strings.Contains(all, w) && !strings.Contains(joined, w) {
 			x.t.Errorf("screen %q does not show %q; it shows:\n%s", x.u.current(), w, all)
 		}
 	}
@@ -153,7 +155,7 @@ func (x *fixture) see(want ...string) {
 // notSee fails if some text of the window contains s.
 func (x *fixture) notSee(s string) {
 	x.t.Helper()
-	if all := strings.Join(x.texts(), "\n"); strings.Contains(all, s) {
+	if all := strings.Join(x.texts(), "\n"); strings.Contains(all, s) || strings.Contains(strings.Join(x.texts(), " "), s) {
 		x.t.Errorf("screen %q shows %q:\n%s", x.u.current(), s, all)
 	}
 }

@@ -77,11 +77,11 @@ func (u *UI) approveScreen() screen {
 			when += " · " + T("just now")
 		}
 		form := widget.NewForm(
-			widget.NewFormItem(T("User"), widget.NewLabel(r.User)),
-			widget.NewFormItem(T("Application"), widget.NewLabel(r.App)),
-			widget.NewFormItem(T("Place"), widget.NewLabel(placeText(r))),
-			widget.NewFormItem(T("Browser"), widget.NewLabel(r.Browser)),
-			widget.NewFormItem(T("Time"), widget.NewLabel(when)),
+			widget.NewFormItem(T("User"), value(r.User)),
+			widget.NewFormItem(T("Application"), value(r.App)),
+			widget.NewFormItem(T("Place"), value(placeText(r))),
+			widget.NewFormItem(T("Browser"), value(r.Browser)),
+			widget.NewFormItem(T("Time"), value(when)),
 		)
 		nums := container.NewGridWithColumns(3)
 		for _, n := range r.Numbers {
@@ -217,7 +217,7 @@ func (u *UI) approveResultScreen() screen {
 		}
 		return container.NewVBox(
 			container.NewCenter(container.NewGridWrap(fyne.NewSize(64, 64), widget.NewIcon(icon))),
-			widget.NewLabelWithStyle(u.approval.title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
+			title(u.approval.title),
 			para(u.approval.text),
 			u.primary("done", T("Done"), u.closeApproval),
 		)

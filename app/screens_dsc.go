@@ -107,7 +107,7 @@ func (u *UI) dscScreen() screen {
 		brand.TextSize = 22
 		sub := canvas.NewText(T("Digital Security Card+"), cardWhite)
 		sub.TextSize = 11
-		owner := canvas.NewText(d.user, cardWhite)
+		owner := canvas.NewText(short(d.user), cardWhite)
 		owner.TextSize = 12
 		owner.Alignment = fyne.TextAlignTrailing
 		cardBG := canvas.NewRectangle(cardBlue)

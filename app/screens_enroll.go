@@ -260,7 +260,7 @@ func (u *UI) enrollDoneScreen() screen {
 		icon := widget.NewIcon(theme.ConfirmIcon())
 		return container.NewVBox(
 			container.NewCenter(container.NewGridWrap(fyne.NewSize(64, 64), icon)),
-			widget.NewLabelWithStyle(T("{{.User}} is ready", map[string]any{"User": us.Name}), fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
+			title(T("{{.User}} is ready", map[string]any{"User": us.Name})),
 			para(T("This phone is now the IB Key of {{.User}} ({{.Account}}). Logins can be confirmed here.", map[string]any{"User": us.Name, "Account": us.Account})),
 			u.primary("done", T("Done"), func() { u.reset(u.homeScreen()) }),
 		)

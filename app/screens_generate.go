@@ -67,7 +67,7 @@ func (u *UI) chooseUserScreen(id, title string, users []User, pick func(User)) s
 		box := container.NewVBox(heading(T("Choose the user")))
 		for _, us := range users {
 			us := us
-			b := u.button("user:"+us.Name, us.Name+"  ·  "+us.Account, theme.AccountIcon(), func() { pick(us) })
+			b := u.button("user:"+us.Name, short(us.Name)+"  ·  "+us.Account, theme.AccountIcon(), func() { pick(us) })
 			b.Alignment = widget.ButtonAlignLeading
 			box.Add(b)
 		}

@@ -20,7 +20,7 @@ func (u *UI) usersScreen() screen {
 		}
 		for _, us := range users {
 			name := us.Name
-			b := u.button("user:"+name, name+"  ·  "+u.gateText(us.Gate), theme.AccountIcon(), func() {
+			b := u.button("user:"+name, short(name)+"  ·  "+u.gateText(us.Gate), theme.AccountIcon(), func() {
 				u.userName = name
 				u.push(u.userScreen())
 			})
@@ -66,11 +66,11 @@ func (u *UI) userScreen() screen {
 		box := container.NewVBox(
 			heading(us.Name),
 			widget.NewForm(
-				widget.NewFormItem(T("Account"), widget.NewLabel(us.Account)),
-				widget.NewFormItem(T("Service"), widget.NewLabel(service)),
-				widget.NewFormItem(T("Protection"), widget.NewLabel(u.gateText(us.Gate))),
-				widget.NewFormItem(T("Device"), widget.NewLabel(us.Device)),
-				widget.NewFormItem(T("Last used"), widget.NewLabel(last)),
+				widget.NewFormItem(T("Account"), value(us.Account)),
+				widget.NewFormItem(T("Service"), value(service)),
+				widget.NewFormItem(T("Protection"), value(u.gateText(us.Gate))),
+				widget.NewFormItem(T("Device"), value(us.Device)),
+				widget.NewFormItem(T("Last used"), value(last)),
 			),
 			u.activeLabel(us),
 			widget.NewSeparator(),

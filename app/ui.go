@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"image/color"
+	"strings"
 	"sync"
 	"time"
 
@@ -441,6 +442,32 @@ func para(s string) *widget.Label {
 	l := widget.NewLabel(s)
 	l.Wrapping = fyne.TextWrapWord
 	return l
+}
+
+// title is a centred bold line that wraps: the outcome of a flow.
+func title(s string) *widget.Label {
+	l := widget.NewLabelWithStyle(s, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// value is a form's value: word-wrapped, so that a long one (a browser's
+// user agent, a service's URL) takes more lines, never more width. A word
+// longer than the line is broken.
+func value(s string) *widget.Label { return para(s) }
+
+// shortName is the most of a user's name that a button or a card's title
+// shows (they cannot wrap); the rest becomes an ellipsis.
+const shortName = 24
+
+// short cuts a user's name to shortName characters for a button or a
+// card's title.
+func short(s string) string {
+	r := []rune(s)
+	if len(r) <= shortName {
+		return s
+	}
+	return strings.TrimSpace(string(r[:shortName-1])) + "…"
 }
 
 func caption(s string) *widget.Label {

@@ -760,3 +760,52 @@ func TestChallengeFieldLetters(t *testing.T) {
 		t.Errorf("typed in the middle: %q, want %q", ch.Text, "123 456")
 	}
 }
+
+// A login request's user agent of 300 characters, a service's long URL
+// and a user's 64-character name wrap or shorten: the window keeps its
+// size on every screen that shows them (a long user agent widened it from
+// 390 to 873 px, and it stayed so).
+func TestLongTextKeepsTheWindowSize(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		long := strings.Repeat("Long name ", 7)[:64]
+		x.fake.AddUser(User{Name: long, Account: "U7777777", Service: "https://" + strings.Repeat("ibkey-service.", 8) + "example/", Gate: GatePIN, Active: true, Device: strings.Repeat("d", 32)}, "3917")
+		start := x.u.window.Canvas().Size()
+		check := func(where string) {
+			t.Helper()
+			if got := x.u.window.Canvas().Size(); got != start {
+				t.Errorf("%s: window %v, want %v", where, got, start)
+			}
+			if w := x.u.window.Content().MinSize().Width; w > start.Width {
+				t.Errorf("%s: content needs %v px, the window has %v", where, w, start.Width)
+			}
+		}
+		x.tap("login")
+		check("home")
+		r := request(long)
+		r.Browser = strings.Repeat("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 ", 3)[:300]
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.at("approve")
+		x.see("Mozilla/5.0")
+		check("login request")
+		x.tap("num:42")
+		check("number chosen")
+		x.tap("back")
+		x.at("home")
+		check("home with a request waiting")
+		x.u.requests = nil
+		if fl == IOS {
+			x.tap("tab.more")
+		} else {
+			x.tap("more")
+		}
+		x.tap("users")
+		check("users")
+		x.tap("user:" + long)
+		check("user")
+		x.u.lock()
+		x.tap("login")
+		x.tap("gen:" + long)
+		check("generate")
+	})
+}
