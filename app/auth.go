@@ -31,8 +31,7 @@ const (
 	DenyFraud   = auth.DenyFraud
 	DenyMistake = auth.DenyMistake
 
-	PlaceLocal        = auth.PlaceLocal
-	ChallengeLifetime = auth.ChallengeLifetime
+	PlaceLocal = auth.PlaceLocal
 )
 
 // The outcomes the UI explains (see auth).

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -15,7 +14,6 @@ type genState struct {
 	user      User
 	challenge string
 	response  string
-	until     time.Time
 }
 
 // startGenerate opens Generate Passcode for the user called name, or lets
@@ -154,7 +152,6 @@ func (u *UI) respond(un Unlock) {
 			return
 		}
 		u.gen.response = resp
-		u.gen.until = u.opts.Now().Add(ChallengeLifetime)
 		u.stack = u.stack[:1]
 		u.push(u.responseScreen())
 	})
@@ -175,7 +172,9 @@ func (u *UI) responseScreen() screen {
 				u.app.Clipboard().SetContent(g.response)
 				u.setMessage(T("Copied."), false)
 			}),
-			para(T("Type it into the login page now: it is good for the challenge's 3 minutes, until {{.Until}}.", map[string]any{"Until": g.until.Format("15:04")})),
+			// The app works offline: it cannot know when the page showed
+			// the challenge, so it names no time it could overstate.
+			para(T("Type it into the login page now: it works while the page's challenge does, 3 minutes from when the page showed it.")),
 			u.primary("done", T("Done"), func() { u.stack = u.stack[:1]; u.render() }),
 		)
 	}}

@@ -271,7 +271,11 @@ func TestGenerate(t *testing.T) {
 		}
 		x.at("response")
 		want := demo.Response("Alice", "2468", "123456")
-		x.see(want[:4]+" "+want[4:], "Challenge 123 456", "3 minutes", "14:33")
+		x.see(want[:4]+" "+want[4:], "Challenge 123 456", "3 minutes from when the page showed it")
+		// No time of its own: the app cannot know when the page showed
+		// the challenge ("good until 08:01" while the page said 08:00:16).
+		x.notSee("until")
+		x.notSee("14:3")
 		x.called("Respond Alice 123456 pin=2468")
 		x.tap("copy")
 		if got := fyne.CurrentApp().Clipboard().Content(); got != want {

@@ -178,10 +178,6 @@ type Delivery struct {
 	Created time.Time
 }
 
-// ChallengeLifetime is how long a login challenge, and so its response, is
-// useful.
-const ChallengeLifetime = 3 * time.Minute
-
 // Errors an Authenticator returns for outcomes the UI explains; wrap them
 // with detail.
 var (
