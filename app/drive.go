@@ -21,3 +21,12 @@ func (u *UI) Entry(id string) fyne.Focusable { return u.entries[id] }
 
 // Wait waits for the work that taps started and its updates of the screen.
 func (u *UI) Wait() { u.wait() }
+
+// Message is the text of the screen's message line (an error or a
+// status), "" when it is hidden.
+func (u *UI) Message() string {
+	if u.message == nil || !u.message.Visible() {
+		return ""
+	}
+	return u.message.Text
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -160,6 +161,10 @@ func (u *UI) resend(ch Channel) {
 		e, err = u.auth.Resend(ctx, e, ch)
 		return err
 	}, func(err error) {
+		if errors.Is(err, ErrRateLimited) {
+			u.setMessage(u.resendWait(u.enroll.e), true)
+			return
+		}
 		if err != nil {
 			u.showError(err)
 			return
@@ -168,6 +173,19 @@ func (u *UI) resend(ch Channel) {
 		u.enroll.askResend = false
 		u.replace(u.enrollCodeScreen())
 	})
+}
+
+// resendWait says when a refused resend may be asked again: at the
+// enrollment's ResendAfter when that is to come, else later (a cap on the
+// codes sent).
+func (u *UI) resendWait(e Enrollment) string {
+	now := u.opts.Now()
+	if wait := e.ResendAfter.Sub(now); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		return T("Too soon for another code. You can ask again at {{.Time}}, in {{.Seconds}} seconds.", map[string]any{
+			"Time": e.ResendAfter.In(now.Location()).Format("15:04:05"), "Seconds": secs})
+	}
+	return T("No more codes can be sent for now. Wait a few minutes and ask again, or use the code you have.")
 }
 
 // protectStep follows the code: iOS offers the biometric check or a

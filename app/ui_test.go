@@ -813,3 +813,25 @@ func TestLongTextKeepsTheWindowSize(t *testing.T) {
 		check("generate")
 	})
 }
+
+// A resend refused as too soon says when it may be asked again (it said
+// "Too many tries. Wait a minute"); the other channel is asked at once.
+func TestResendTooSoon(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("services")
+		x.tap("authenticate")
+		x.tap("add-user")
+		x.tap("continue")
+		x.typeIn("username", "bob")
+		x.typeIn("password", "secret")
+		x.tap("continue")
+		x.tap("no-code")
+		x.tap("resend-sms")
+		x.at("enroll-code")
+		x.see("You can ask again at 14:30:30, in 30 seconds.")
+		x.notSee("Wait a minute")
+		x.tap("voice")
+		x.see("call")
+	})
+}

@@ -239,7 +239,9 @@ func (f *Fake) EnrollWithLink(_ context.Context, link string) (auth.Enrollment, 
 	return auth.Enrollment{ID: fmt.Sprintf("enr-%d", f.seq), Username: "portal-user", ExpiresAt: f.now().Add(10 * time.Minute)}, nil
 }
 
-// Resend implements auth.Authenticator.
+// Resend implements auth.Authenticator. Like the service, it refuses a
+// code by the same channel before e.ResendAfter (ErrRateLimited); the
+// other channel may be asked for at once.
 func (f *Fake) Resend(_ context.Context, e auth.Enrollment, ch auth.Channel) (auth.Enrollment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -247,7 +249,11 @@ func (f *Fake) Resend(_ context.Context, e auth.Enrollment, ch auth.Channel) (au
 	if f.offline {
 		return e, auth.ErrOffline
 	}
-	e.Channel = ch
+	now := f.now()
+	if ch == e.Channel && now.Before(e.ResendAfter) {
+		return e, auth.ErrRateLimited
+	}
+	e.Channel, e.ResendAfter = ch, now.Add(30*time.Second)
 	return e, nil
 }
 

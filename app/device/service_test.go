@@ -491,3 +491,30 @@ func TestEnrollWithLinkRealService(t *testing.T) {
 		t.Error("the device enrolled by link is not the active one")
 	}
 }
+
+// TestResendTooSoonRealService: the service refuses a second SMS within
+// 30 s; the app says when it may be asked again, from the enrollment's
+// resend_after.
+func TestResendTooSoonRealService(t *testing.T) {
+	s := newService(t)
+	auth, _ := newAuth(t, s)
+	a := test.NewTempApp(t)
+	a.Preferences().SetString("language", app.LangEN)
+	u := app.New(a, app.Options{Flavor: app.Android, Auth: auth, NoWatch: true})
+	t.Cleanup(u.Close)
+	d := driver{t, u}
+	d.tap("services")
+	d.tap("authenticate")
+	d.tap("add-user")
+	d.tap("continue")
+	d.typeIn("username", "demo")
+	d.typeIn("password", "demo-password")
+	d.tap("continue")
+	d.at("enroll-code")
+	d.tap("no-code")
+	d.tap("resend-sms")
+	d.at("enroll-code")
+	if msg := d.u.Message(); !regexp.MustCompile(`You can ask again at \d\d:\d\d:\d\d, in \d+ seconds\.`).MatchString(msg) {
+		t.Errorf("message %q, want when to ask again", msg)
+	}
+}
