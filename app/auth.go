@@ -14,6 +14,7 @@ type (
 	Unlock        = auth.Unlock
 	Event         = auth.Event
 	LoginRequest  = auth.LoginRequest
+	RequestKey    = auth.RequestKey
 	DenyReason    = auth.DenyReason
 	Delivery      = auth.Delivery
 )

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"slices"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
 )
@@ -30,3 +32,11 @@ func (u *UI) Message() string {
 	}
 	return u.message.Text
 }
+
+// Deliver hands the UI an event as Watch delivers it, on the caller's
+// goroutine (tests that read Watch themselves, so that the UI changes on
+// the test's goroutine).
+func (u *UI) Deliver(ev Event) { u.handleEvent(ev) }
+
+// Requests are the login requests waiting, oldest first.
+func (u *UI) Requests() []LoginRequest { return slices.Clone(u.requests) }

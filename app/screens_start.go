@@ -61,7 +61,7 @@ func (u *UI) homeScreen() screen {
 		}
 		if n := len(u.requests); n > 0 {
 			box.Add(widget.NewCard(T("Login request waiting"), "", container.NewVBox(
-				para(T("Someone is logging in as {{.User}}. Is it you?", map[string]any{"User": u.requests[0].User})),
+				para(T("Someone is logging in as {{.User}}. Is it you?", map[string]any{"User": u.requestUser(u.requests[0])})),
 				u.primary("review", T("Review"), u.showNextRequest))))
 		}
 		users, err := u.auth.Users()

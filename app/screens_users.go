@@ -118,12 +118,14 @@ func (u *UI) renameScreen() screen {
 func (u *UI) removeScreen() screen {
 	return screen{id: "remove", title: T("Remove"), build: func() fyne.CanvasObject {
 		name := u.userName
+		us, _ := u.userNamed(name)
 		rm := u.button("confirm-remove", T("Remove"), theme.DeleteIcon(), func() {
 			u.async(func(ctx context.Context) error { return u.auth.Remove(ctx, name) }, func(err error) {
 				if err != nil {
 					u.showError(err)
 					return
 				}
+				u.dropRequestsOf(us.Device) // its login requests go with it
 				u.popTo("users")
 				u.setMessage(T("{{.User}} was removed from this device.", map[string]any{"User": name}), false)
 			})

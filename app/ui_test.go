@@ -338,7 +338,7 @@ func TestGenerateNoUsers(t *testing.T) {
 
 func request(user string) LoginRequest {
 	return LoginRequest{
-		ID: "req-1", User: user, App: "Client Portal", Place: "Zurich, CH", IP: "203.0.113.7",
+		ID: "req-1", Device: map[string]string{"Alice": "dev-1", "Joint": "dev-2", "Card": "dev-3"}[user], User: user, App: "Client Portal", Place: "Zurich, CH", IP: "203.0.113.7",
 		Browser: "Firefox on Linux", Time: testNow.Add(-20 * time.Second), ExpiresAt: testNow.Add(2 * time.Minute),
 		Numbers: [3]int{17, 42, 86},
 	}
@@ -362,14 +362,21 @@ func TestApprove(t *testing.T) {
 		x.at("approve-unlock")
 		x.typeIn("pin", "1111")
 		x.tap("unlock")
-		x.at("approve-unlock")
-		x.see("Wrong PIN.")
-		x.u.entries["pin"].(interface{ SetText(string) }).SetText("")
+		// The service refuses the response and spends the request: no
+		// second try that would only read "This has expired".
+		x.at("approve-result")
+		x.see("Not approved", "Wrong PIN. The login was refused")
+		x.tap("done")
+		x.at("home")
+		r.ID = "req-2"
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.tap("num:42")
+		x.tap("approve")
 		x.typeIn("pin", "2468")
 		x.tap("unlock")
 		x.at("approve-result")
 		x.see("Approved")
-		if got := x.fake.Answer("Alice", "req-1"); got != "approve 42" {
+		if got := x.fake.Answer("Alice", "req-2"); got != "approve 42" {
 			t.Errorf("answer %q", got)
 		}
 		x.tap("done")
@@ -833,5 +840,105 @@ func TestResendTooSoon(t *testing.T) {
 		x.notSee("Wait a minute")
 		x.tap("voice")
 		x.see("call")
+	})
+}
+
+// A request that ends elsewhere (answered in the browser, refused,
+// expired) leaves the app: from the approval being shown, from the PIN
+// screen, and from the list of requests waiting.
+func TestRequestOver(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("login")
+		r := request("Alice")
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.at("approve")
+		x.u.handleEvent(Event{Online: true, Over: &RequestKey{Device: "dev-1", ID: "req-1"}})
+		x.at("approve-result")
+		x.see("No longer waiting", "answered in the browser, refused, or has expired")
+		x.tap("done")
+		x.at("home")
+		x.notSee("Login request waiting")
+
+		// On the PIN screen.
+		r.ID = "req-2"
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.tap("num:42")
+		x.tap("approve")
+		x.at("approve-unlock")
+		x.u.handleEvent(Event{Online: true, Over: &RequestKey{Device: "dev-1", ID: "req-2"}})
+		x.at("approve-result")
+		x.see("No longer waiting")
+		x.tap("done")
+
+		// Waiting behind another: it goes from the list, and the home
+		// screen's card with it.
+		r.ID = "req-3"
+		r2 := request("Joint")
+		r2.ID = "req-4"
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.u.handleEvent(Event{Online: true, Request: &r2})
+		x.u.handleEvent(Event{Online: true, Request: &r2}) // once only
+		if len(x.u.requests) != 2 {
+			t.Fatalf("requests %v", x.u.requests)
+		}
+		x.u.handleEvent(Event{Online: true, Over: &RequestKey{Device: "dev-2", ID: "req-4"}})
+		x.tap("deny")
+		x.tap("deny-mistake")
+		x.tap("done")
+		x.at("home")
+		x.notSee("Login request waiting")
+		if len(x.u.requests) != 0 {
+			t.Errorf("requests left: %v", x.u.requests)
+		}
+	})
+}
+
+// A user renamed while a request waits: the request follows the user (it
+// names the device, not the name), shows the new name, and Deny works
+// (it said "No such user"). Removing the user drops its requests.
+func TestRequestRenameRemove(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		more := map[Flavor]string{IOS: "tab.more", Android: "more"}[fl]
+		x.tap("login")
+		r := request("Alice")
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.tap("back")
+		x.at("home")
+		x.tap(more)
+		x.tap("users")
+		x.tap("user:Alice")
+		x.tap("rename")
+		x.u.entries["name"].(interface{ SetText(string) }).SetText("Alicia")
+		x.tap("save")
+		x.u.lock()
+		x.tap("login")
+		x.see("Someone is logging in as Alicia")
+		x.tap("review")
+		x.at("approve")
+		x.see("Alicia")
+		x.tap("deny")
+		x.tap("deny-mistake")
+		x.at("approve-result")
+		x.see("Denied")
+		x.notSee("No such user")
+		if got := x.fake.Answer("Alicia", "req-1"); got != "deny mistake" {
+			t.Errorf("answer %q", got)
+		}
+		x.tap("done")
+
+		r.ID = "req-2"
+		x.u.handleEvent(Event{Online: true, Request: &r})
+		x.tap("back")
+		x.tap(more)
+		x.tap("users")
+		x.tap("user:Alicia")
+		x.tap("remove")
+		x.tap("confirm-remove")
+		x.at("users")
+		if len(x.u.requests) != 0 {
+			t.Errorf("requests of a removed user: %v", x.u.requests)
+		}
 	})
 }

@@ -52,7 +52,8 @@ type Authenticator interface {
 	DSC(user, pin, challenge string) (string, error)
 
 	// Watch delivers connectivity changes and seamless login requests for
-	// every user on this device until ctx ends, then closes the channel.
+	// every user on this device, and the end of each request delivered
+	// (Event.Over), until ctx ends; then it closes the channel.
 	Watch(ctx context.Context) <-chan Event
 	// Approve answers a login request with the number chosen among its
 	// three, after the unlock. ErrWrongNumber when it is not the browser's,
@@ -138,17 +139,32 @@ type Unlock struct {
 	Reason    string
 }
 
-// Event is what Watch delivers: a connectivity change (Request nil) or a
-// seamless login request.
+// Event is what Watch delivers: a connectivity change (Request and Over
+// nil), a seamless login request, or the end of one. Online is the
+// connectivity at the time, in every event.
 type Event struct {
 	Online  bool
 	Request *LoginRequest
+	// Over names a request delivered before that is no longer waiting:
+	// answered (here or in the browser), refused, expired, or its user
+	// gone from this device. The UI drops it.
+	Over *RequestKey
+}
+
+// RequestKey names a login request: the device it was sent to (a
+// User.Device) and its id.
+type RequestKey struct {
+	Device string
+	ID     string
 }
 
 // LoginRequest is a seamless login waiting for the person's answer.
 type LoginRequest struct {
-	ID        string
-	User      string // the device user it is for
+	ID     string
+	Device string // the device it was sent to: the User.Device of its user
+	// User is the name of its user when it came; the user may have been
+	// renamed since (Device does not change).
+	User      string
 	App       string // "Client Portal"
 	Place     string // "Zurich, CH"
 	IP        string
@@ -195,3 +211,6 @@ var (
 	ErrNotFound       = errors.New("auth: no such user")
 	ErrExists         = errors.New("auth: a user has that name")
 )
+
+// Key names the request.
+func (r LoginRequest) Key() RequestKey { return RequestKey{Device: r.Device, ID: r.ID} }

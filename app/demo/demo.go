@@ -157,6 +157,15 @@ func (f *Fake) Push(r auth.LoginRequest) {
 	f.send(auth.Event{Online: true, Request: &r})
 }
 
+// Over tells the watchers that the request k is no longer waiting
+// (answered in the browser, refused, expired).
+func (f *Fake) Over(k auth.RequestKey) {
+	f.mu.Lock()
+	online := !f.offline
+	f.mu.Unlock()
+	f.send(auth.Event{Online: online, Over: &k})
+}
+
 // Response is the response the Fake gives for user, PIN (or the biometric
 // key's stand-in "bio") and challenge.
 func Response(user, pin, challenge string) string {
@@ -414,10 +423,29 @@ func (f *Fake) demoRequest(ctx context.Context) {
 	case <-time.After(4 * time.Second):
 	}
 	now := f.now()
-	f.Push(auth.LoginRequest{
-		ID: "demo-1", User: "Alice", App: "Client Portal", Place: "Zurich, CH", IP: "203.0.113.7",
+	r := auth.LoginRequest{
+		ID: "demo-1", Device: "dev-1", User: "Alice", App: "Client Portal", Place: "Zurich, CH", IP: "203.0.113.7",
 		Browser: "Firefox on Linux", Time: now, ExpiresAt: now.Add(2 * time.Minute), Numbers: [3]int{17, 42, 86},
-	})
+	}
+	f.Push(r)
+	select { // it expires, as a real one does
+	case <-ctx.Done():
+	case <-time.After(r.ExpiresAt.Sub(now)):
+		f.Over(r.Key())
+	}
+}
+
+// requestUser is the user a request is for: by its device, whatever the
+// user is called now, else by the name it came with.
+func (f *Fake) requestUser(r auth.LoginRequest) (*fakeUser, error) {
+	if r.Device != "" {
+		for i := range f.users {
+			if f.users[i].Device == r.Device {
+				return &f.users[i], nil
+			}
+		}
+	}
+	return f.findLocked(r.User)
 }
 
 // Approve implements auth.Authenticator. The browser's number is the second of
@@ -429,9 +457,12 @@ func (f *Fake) Approve(_ context.Context, r auth.LoginRequest, number int, un au
 	if f.offline {
 		return auth.ErrOffline
 	}
-	u, err := f.findLocked(r.User)
+	u, err := f.requestUser(r)
 	if err != nil {
 		return err
+	}
+	if u.answered[r.ID] != "" {
+		return auth.ErrExpired
 	}
 	if !r.ExpiresAt.IsZero() && f.now().After(r.ExpiresAt) {
 		return auth.ErrExpired
@@ -441,9 +472,11 @@ func (f *Fake) Approve(_ context.Context, r auth.LoginRequest, number int, un au
 		return err
 	}
 	if key != "bio" && key != u.pin {
+		u.answered[r.ID] = "failed" // as the service: a wrong response spends it
 		return auth.ErrWrongPIN
 	}
 	if number != r.Numbers[1] {
+		u.answered[r.ID] = "failed"
 		return auth.ErrWrongNumber
 	}
 	u.answered[r.ID] = fmt.Sprintf("approve %d", number)
@@ -458,9 +491,12 @@ func (f *Fake) Deny(_ context.Context, r auth.LoginRequest, reason auth.DenyReas
 	if f.offline {
 		return auth.ErrOffline
 	}
-	u, err := f.findLocked(r.User)
+	u, err := f.requestUser(r)
 	if err != nil {
 		return err
+	}
+	if u.answered[r.ID] != "" {
+		return auth.ErrExpired
 	}
 	u.answered[r.ID] = "deny " + string(reason)
 	return nil

@@ -355,13 +355,15 @@ func (a *Auth) Inbox(ctx context.Context, user string, u app.Unlock) ([]app.Deli
 }
 
 // Watch implements app.Authenticator: it long-polls the device channel of
-// every enrolled user. The app is online while every service answers.
+// every enrolled user and tells each request's end (Over), keyed by device
+// id and request id, never by a user's name. The app is online while every
+// service answers.
 func (a *Auth) Watch(ctx context.Context) <-chan app.Event {
 	notices := a.core.Watch(ctx, a.watchO)
 	out := make(chan app.Event)
 	go func() {
 		defer close(out)
-		offline := map[string]bool{} // users whose service does not answer
+		offline := map[string]bool{} // devices whose service does not answer
 		online := true
 		send := func(ev app.Event) bool {
 			select {
@@ -372,17 +374,28 @@ func (a *Auth) Watch(ctx context.Context) <-chan app.Event {
 			}
 		}
 		for n := range notices {
+			if n.Over != "" {
+				a.mu.Lock()
+				_, held := a.requests[n.Over]
+				delete(a.requests, n.Over)
+				a.mu.Unlock()
+				if held && !send(app.Event{Online: online, Over: &app.RequestKey{Device: n.Device, ID: n.Over}}) {
+					return
+				}
+				continue
+			}
 			if n.Online {
-				delete(offline, n.User)
+				delete(offline, n.Device)
 			} else {
-				offline[n.User] = true
+				offline[n.Device] = true
 			}
 			if errors.Is(n.Err, protocol.ErrDeviceRetired) || errors.Is(n.Err, protocol.ErrUnauthorized) {
-				if u, err := a.vault.User(n.User); err == nil {
-					a.mu.Lock()
-					a.retired[u.DeviceID] = true
-					a.mu.Unlock()
-				}
+				a.mu.Lock()
+				a.retired[n.Device] = true
+				a.mu.Unlock()
+			}
+			if errors.Is(n.Err, vault.ErrNoUser) {
+				delete(offline, n.Device) // removed: no longer polled
 			}
 			now := len(offline) == 0
 			if n.Request == nil {
@@ -415,7 +428,7 @@ func (a *Auth) Watch(ctx context.Context) <-chan app.Event {
 func toLoginRequest(r core.Request) app.LoginRequest {
 	ev := r.Event
 	lr := app.LoginRequest{
-		ID: ev.ID, User: r.User, App: ev.Context.App, Place: Place(ev.Context.IP), IP: ev.Context.IP,
+		ID: ev.ID, Device: ev.DeviceID, User: r.User, App: ev.Context.App, Place: Place(ev.Context.IP), IP: ev.Context.IP,
 		Browser: ev.Context.Browser, Time: ev.Context.Time, ExpiresAt: ev.ExpiresAt,
 	}
 	if lr.Time.IsZero() {

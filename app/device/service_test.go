@@ -64,17 +64,21 @@ type service struct {
 	gw    *gateway
 }
 
-func newService(t *testing.T) *service {
+func newService(t *testing.T, opts ...func(*portal.Config)) *service {
 	t.Helper()
 	st, err := portal.OpenSQLiteKeyFile(filepath.Join(t.TempDir(), "svc.db"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &service{t: t, store: st, gw: &gateway{}}
-	s.srv, err = portal.New(context.Background(), portal.Config{
+	cfg := portal.Config{
 		Store: st, Gateway: s.gw, Argon2: fastArgon, Rate: portal.RateLimit{Disabled: true},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CrossProcessPoll: 50 * time.Millisecond,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s.srv, err = portal.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
