@@ -10,6 +10,7 @@ type (
 	Gate          = auth.Gate
 	Channel       = auth.Channel
 	Enrollment    = auth.Enrollment
+	Activation    = auth.Activation
 	Protection    = auth.Protection
 	Unlock        = auth.Unlock
 	Event         = auth.Event

@@ -60,7 +60,8 @@ func (u *UI) startDSC(name string) {
 	case 0:
 		u.push(screen{id: "dsc-none", title: T("DSC+ card"), build: func() fyne.CanvasObject {
 			return container.NewVBox(heading(T("No DSC+ card on this device")),
-				para(T("A soft DSC+ card is a user whose responses take the card's 4-digit PIN. Import one with the command line: ibkey users import.")))
+				para(T("A soft DSC+ card is a user whose responses take the card's 4-digit PIN. Add one with the username and password of the account, and the security code sent to its phone.")),
+				u.primary("add-card", T("Add a DSC+ card"), u.startEnrollCard))
 		}})
 	case 1:
 		open(cards[0])

@@ -26,18 +26,23 @@ func (u *UI) startGenerate(name string) {
 		return
 	}
 	var choice []User
+	cards := 0
 	for _, us := range users {
 		if us.Gate == GateCard {
+			cards++
 			continue
 		}
 		if name == "" || us.Name == name {
 			choice = append(choice, us)
 		}
 	}
-	switch len(choice) {
-	case 0:
+	switch {
+	case len(choice) == 0 && name == "" && cards > 0:
+		// A DSC+ card answers the challenge on its keypad.
+		u.startDSC("")
+	case len(choice) == 0:
 		u.push(u.noUsersScreen())
-	case 1:
+	case len(choice) == 1:
 		u.gen.user = choice[0]
 		u.push(u.generateScreen())
 	default:

@@ -103,6 +103,9 @@ type screen struct {
 	// the Android menu; "" for the pages of a flow.
 	tab   string
 	build func() fyne.CanvasObject
+	// onBack, when set, is what Back does on this screen instead of
+	// going back one screen.
+	onBack func()
 }
 
 // New builds the UI of a in a new window titled "ibkey" and shows the
@@ -186,10 +189,14 @@ func (u *UI) afterFirstFrame() {
 	}
 }
 
-// Close stops watching for login requests.
+// Close stops watching for login requests and drops an activation under
+// way (its key is cleared).
 func (u *UI) Close() {
 	u.watchMu.Lock()
 	defer u.watchMu.Unlock()
+	if !u.closed {
+		u.dropActivation()
+	}
 	u.closed = true
 	if u.stopWatch != nil {
 		u.stopWatch()
@@ -250,14 +257,20 @@ func (u *UI) push(s screen) {
 }
 
 func (u *UI) back() {
+	if top := u.stack[len(u.stack)-1]; top.onBack != nil {
+		top.onBack()
+		return
+	}
 	if len(u.stack) > 1 {
 		u.stack = u.stack[:len(u.stack)-1]
 	}
 	u.render()
 }
 
-// reset makes s the only screen.
+// reset makes s the only screen. An activation under way is dropped (the
+// app was locked, or the flow left).
 func (u *UI) reset(s screen) {
+	u.dropActivation()
 	u.stack = []screen{s}
 	u.render()
 }

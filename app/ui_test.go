@@ -136,7 +136,8 @@ func TestAddUser(t *testing.T) {
 			x.at("enroll-gate")
 			x.see("Face ID")
 			x.tap("use-bio")
-			x.called("Activate enr-1 code=123456 pin= bio=true")
+			x.called("CheckCode enr-1 code=123456 card=")
+			x.called("Activate act-1 pin= bio=true")
 		case Android:
 			if x.has("activate") {
 				t.Error("Android code screen has Activate; want Send")
@@ -160,7 +161,7 @@ func TestAddUser(t *testing.T) {
 			x.u.entries["pin2"].(interface{ SetText(string) }).SetText("")
 			x.typeIn("pin2", "3917")
 			x.tap("activate")
-			x.called("Activate enr-1 code=123456 pin=3917 bio=false")
+			x.called("Activate act-1 pin=3917 bio=false")
 		}
 		x.at("enroll-done")
 		x.see("bob is ready")
@@ -173,6 +174,8 @@ func TestAddUser(t *testing.T) {
 	})
 }
 
+// A wrong code is told on the code screen, before any PIN is asked (it
+// came after the PIN was set twice); the right one then goes on.
 func TestAddUserWrongCode(t *testing.T) {
 	forFlavors(t, func(t *testing.T, fl Flavor) {
 		x := newFixture(t, fl)
@@ -184,21 +187,120 @@ func TestAddUserWrongCode(t *testing.T) {
 		x.typeIn("password", "secret")
 		x.tap("continue")
 		x.typeIn("code", "654321")
-		if fl == IOS {
-			x.tap("activate")
-			x.tap("use-passcode")
-		} else {
-			x.tap("send")
-		}
-		x.at("enroll-pin")
-		x.typeIn("pin", "3917")
-		x.typeIn("pin2", "3917")
-		x.tap("activate")
+		action := map[Flavor]string{IOS: "activate", Android: "send"}[fl]
+		x.tap(action)
 		x.at("enroll-code")
 		x.see("That security code is not right")
-		if _, ok := x.u.userNamed("bob"); ok {
-			t.Error("bob added with a wrong code")
+		x.called("CheckCode enr-1 code=654321")
+		if x.fake.Pending() != 0 {
+			t.Error("a wrong code left an activation")
 		}
+		code := x.u.entries["code"].(*digitEntry)
+		code.TypedShortcut(&fyne.ShortcutSelectAll{})
+		x.typeIn("code", "123456")
+		x.tap(action)
+		if fl == IOS {
+			x.at("enroll-gate") // then Face ID or a passcode
+		} else {
+			x.at("enroll-pin")
+		}
+	})
+}
+
+// Leaving Add User after the code was taken drops the activation (its key
+// is cleared): Back from the first screen after it, and the auto-lock.
+func TestAddUserAbandoned(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		toCode := func() {
+			x.tap("services")
+			x.tap("authenticate")
+			x.tap("add-user")
+			x.tap("continue")
+			x.typeIn("username", "bob")
+			x.typeIn("password", "secret")
+			x.tap("continue")
+			x.typeIn("code", "123456")
+			x.tap(map[Flavor]string{IOS: "activate", Android: "send"}[fl])
+			if x.fake.Pending() != 1 {
+				t.Fatalf("%d activations after the code, want 1", x.fake.Pending())
+			}
+		}
+		toCode()
+		if fl == IOS {
+			x.at("enroll-gate")
+			x.tap("use-passcode")
+			x.tap("back") // to the choice: still the same activation
+			x.at("enroll-gate")
+			if x.fake.Pending() != 1 {
+				t.Fatal("Back to the choice dropped the activation")
+			}
+		}
+		x.tap("back")
+		x.at("enroll-intro")
+		x.see("nothing was added")
+		if x.fake.Pending() != 0 {
+			t.Errorf("Back left %d activations", x.fake.Pending())
+		}
+		x.called("Cancel act-1")
+		x.u.lock()
+		toCode()
+		x.u.lock() // the auto-lock, or Log Out
+		if x.fake.Pending() != 0 {
+			t.Errorf("the lock left %d activations", x.fake.Pending())
+		}
+	})
+}
+
+// Adding an account that is on this device already warns first, and
+// replaces the entry rather than leaving a second one that says "Not
+// active".
+func TestAddUserSameAccount(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		add := func() {
+			x.tap("services")
+			x.tap("authenticate")
+			x.tap("add-user")
+			x.tap("continue")
+			x.typeIn("username", "bob")
+			x.typeIn("password", "secret")
+			x.tap("continue")
+			x.typeIn("code", "123456")
+			x.tap(map[Flavor]string{IOS: "activate", Android: "send"}[fl])
+		}
+		finish := func() {
+			if fl == IOS {
+				x.tap("use-passcode")
+			}
+			x.typeIn("pin", "3917")
+			x.typeIn("pin2", "3917")
+			x.tap("activate")
+			x.at("enroll-done")
+			x.tap("done")
+		}
+		add()
+		finish()
+		x.u.lock()
+		add()
+		x.at("enroll-replace")
+		x.see("bob is on this device already", "This account (U1000002) is on this device as bob")
+		x.tap("replace")
+		finish()
+		users, _ := x.fake.Users()
+		n := 0
+		for _, us := range users {
+			if us.Account == "U1000002" {
+				n++
+				if us.Name != "bob" || !us.Active {
+					t.Errorf("the entry %+v", us)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d entries of the account, want 1: %+v", n, users)
+		}
+		x.at("home")
 	})
 }
 
@@ -940,5 +1042,58 @@ func TestRequestRenameRemove(t *testing.T) {
 		if len(x.u.requests) != 0 {
 			t.Errorf("requests of a removed user: %v", x.u.requests)
 		}
+	})
+}
+
+// Add User offers a DSC+ card: its PIN comes first (an input of its key),
+// then the code; the card works with that PIN.
+func TestAddCard(t *testing.T) {
+	forFlavors(t, func(t *testing.T, fl Flavor) {
+		x := newFixture(t, fl)
+		x.tap("services")
+		x.tap("authenticate")
+		x.tap("add-user")
+		x.see("DSC+ card")
+		x.tap("add-card")
+		x.at("enroll-credentials")
+		x.typeIn("username", "carl")
+		x.typeIn("password", "secret")
+		x.tap("continue")
+		x.at("enroll-card-pin")
+		x.typeIn("pin", "4826")
+		x.typeIn("pin2", "4827")
+		x.tap("continue")
+		x.see("differ")
+		set := func(id, s string) { x.u.entries[id].(interface{ SetText(string) }).SetText(s) }
+		set("pin", "1111")
+		set("pin2", "1111")
+		x.tap("continue")
+		x.see("4 digits and must not be easy to guess")
+		set("pin", "48261")
+		set("pin2", "48261")
+		x.tap("continue")
+		x.at("enroll-card-pin")
+		set("pin", "4826")
+		set("pin2", "4826")
+		x.tap("continue")
+		x.at("enroll-code")
+		x.typeIn("code", "123456")
+		x.tap(map[Flavor]string{IOS: "activate", Android: "send"}[fl])
+		x.called("CheckCode enr-1 code=123456 card=4826")
+		x.at("enroll-done")
+		x.see("The DSC+ card of carl")
+		x.tap("done")
+		x.at("home")
+		x.tap("dsc:carl")
+		for _, k := range "4826" {
+			x.tap("key:" + string(k))
+		}
+		x.tap("key:ok")
+		for _, k := range "654321" {
+			x.tap("key:" + string(k))
+		}
+		x.tap("key:ok")
+		want := demo.Response("carl", "4826", "654321")
+		x.see(want[:4] + " " + want[4:])
 	})
 }

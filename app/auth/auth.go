@@ -32,16 +32,33 @@ type Authenticator interface {
 	StartEnrollment(ctx context.Context, service, username, password string, channel Channel) (Enrollment, error)
 	// EnrollWithLink starts an enrollment from the link of the Client
 	// Portal's QR code or from the Session ID it shows. When the
-	// enrollment's NeedsCode is false, Activate takes an empty code.
+	// enrollment's NeedsCode is false, CheckCode takes an empty code.
 	EnrollWithLink(ctx context.Context, link string) (Enrollment, error)
 	// Resend sends a new activation code by channel. ErrRateLimited when
 	// it is too early (see Enrollment.ResendAfter).
 	Resend(ctx context.Context, e Enrollment, channel Channel) (Enrollment, error)
-	// Activate activates this device with the activation code and protects
-	// the new user's secret as p says. ErrBadCode when the code is wrong,
-	// ErrExpired when the enrollment is over. The user is called
-	// e.Username unless another device user has that name.
-	Activate(ctx context.Context, e Enrollment, code string, p Protection) (User, error)
+	// CheckCode sends the activation code to the service (for an
+	// enrollment by link its Session ID stands for the code), which checks
+	// it before anything else and agrees the new user's key with this
+	// device: ErrBadCode when the code is wrong, ErrExpired when the
+	// enrollment is over. For a DSC+ card, cardPIN is the card's PIN (a
+	// card's PIN is an input of its key, fixed before the code is sent, as
+	// a hardware card's PIN is set before the card is registered); "" for
+	// an IB Key user. The Activation holds the key in memory until
+	// Activate seals it or Cancel drops it; nothing is on the device yet,
+	// and the user's earlier device stays active.
+	CheckCode(ctx context.Context, e Enrollment, code, cardPIN string) (Activation, error)
+	// Activate protects the new user's key as p says (a card takes none),
+	// seals it on this device and confirms with the service, which makes
+	// this device the user's IB Key. The user is called a.Username unless
+	// another user has that name; a.Replaces, when set, is replaced: it is
+	// removed and its name taken. ErrBadPIN, ErrCancelled and ErrExists
+	// come before anything is sent and leave a as it was, to try again;
+	// after any other outcome a is spent.
+	Activate(ctx context.Context, a Activation, p Protection) (User, error)
+	// Cancel drops an activation that will not be finished: its key is
+	// cleared from memory.
+	Cancel(a Activation)
 
 	// Respond turns a challenge (digits only) into the response string to
 	// type into the login page. A wrong PIN gives a wrong response, never
@@ -122,6 +139,20 @@ type Enrollment struct {
 	NeedsCode   bool   // false when a portal link carries the enrollment
 	ExpiresAt   time.Time
 	ResendAfter time.Time
+}
+
+// Activation is an activation the service took (CheckCode), waiting for
+// the protection of its key.
+type Activation struct {
+	ID       string // the authenticator's handle for it
+	Service  string
+	Username string // the account's username
+	Account  string // the account number
+	Card     bool   // a soft DSC+ card
+	// Replaces is the user on this device for the same service and
+	// account, if there is one: activating replaces it.
+	Replaces  *User
+	ExpiresAt time.Time // the service waits for the confirmation until then
 }
 
 // Protection is how a new user's secret is sealed: a PIN (Android, and

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"ibkey/app/auth"
+	core "ibkey/authcore/device"
+	"ibkey/authcore/digits"
 	"ibkey/authcore/vault"
 	"ibkey/platform"
 )
@@ -42,6 +44,11 @@ type Fake struct {
 	watch   []*fakeWatcher
 	demo    bool
 	seq     int
+	nact    int
+	// accounts are the account numbers by username; acts the activations
+	// CheckCode took, by id.
+	accounts map[string]string
+	acts     map[string]fakeActivation
 }
 
 type fakeWatcher struct {
@@ -266,45 +273,131 @@ func (f *Fake) Resend(_ context.Context, e auth.Enrollment, ch auth.Channel) (au
 	return e, nil
 }
 
-// Activate implements auth.Authenticator.
-func (f *Fake) Activate(_ context.Context, e auth.Enrollment, code string, p auth.Protection) (auth.User, error) {
+// CheckCode implements auth.Authenticator. An account's number follows
+// its username, so that adding a username again finds the user it
+// replaces.
+func (f *Fake) CheckCode(_ context.Context, e auth.Enrollment, code, cardPIN string) (auth.Activation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record("Activate %s code=%s pin=%s bio=%v", e.ID, code, p.PIN, p.Biometric)
+	f.record("CheckCode %s code=%s card=%s", e.ID, digits.Strip(code), cardPIN)
 	if f.offline {
-		return auth.User{}, auth.ErrOffline
+		return auth.Activation{}, auth.ErrOffline
 	}
-	if e.NeedsCode && code != f.Code {
-		return auth.User{}, auth.ErrBadCode
+	if e.NeedsCode && digits.Strip(code) != f.Code {
+		return auth.Activation{}, auth.ErrBadCode
 	}
-	if p.PIN == "" && !p.Biometric {
-		return auth.User{}, auth.ErrBadPIN
-	}
-	if p.PIN != "" {
-		if err := checkPIN(p.PIN); err != nil {
-			return auth.User{}, err
+	if cardPIN != "" {
+		if err := core.CheckCardPIN(cardPIN); err != nil {
+			return auth.Activation{}, fmt.Errorf("%w (%w)", auth.ErrBadPIN, err)
 		}
 	}
-	name := e.Username
-	for i := 2; f.find(name) != nil; i++ {
-		name = fmt.Sprintf("%s (%d)", e.Username, i)
+	if f.accounts == nil {
+		f.accounts, f.acts = map[string]string{}, map[string]fakeActivation{}
+	}
+	account := f.accounts[e.Username]
+	if account == "" {
+		f.seq++
+		account = fmt.Sprintf("U%07d", 1000000+f.seq)
+		f.accounts[e.Username] = account
+	}
+	f.nact++
+	a := auth.Activation{
+		ID: fmt.Sprintf("act-%d", f.nact), Service: e.Service, Username: e.Username, Account: account,
+		Card: cardPIN != "", ExpiresAt: f.now().Add(10 * time.Minute),
+	}
+	for _, u := range f.users {
+		if u.Service == e.Service && u.Account == account {
+			old := u.User
+			a.Replaces = &old
+			break
+		}
+	}
+	f.acts[a.ID] = fakeActivation{a: a, cardPIN: cardPIN}
+	return a, nil
+}
+
+// Cancel implements auth.Authenticator.
+func (f *Fake) Cancel(a auth.Activation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("Cancel %s", a.ID)
+	delete(f.acts, a.ID)
+}
+
+// Pending reports how many activations wait for Activate or Cancel.
+func (f *Fake) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.acts)
+}
+
+// Activate implements auth.Authenticator.
+func (f *Fake) Activate(_ context.Context, act auth.Activation, p auth.Protection) (auth.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("Activate %s pin=%s bio=%v", act.ID, p.PIN, p.Biometric)
+	fa, ok := f.acts[act.ID]
+	if !ok {
+		return auth.User{}, auth.ErrExpired
+	}
+	if f.offline {
+		delete(f.acts, act.ID)
+		return auth.User{}, auth.ErrOffline
+	}
+	a := fa.a
+	if !a.Card {
+		if p.PIN == "" && !p.Biometric {
+			return auth.User{}, auth.ErrBadPIN
+		}
+		if p.PIN != "" {
+			if err := checkPIN(p.PIN); err != nil {
+				return auth.User{}, err
+			}
+		}
+	}
+	name := a.Username
+	if a.Replaces != nil {
+		name = a.Replaces.Name
+	}
+	old := -1
+	for i := range f.users {
+		if a.Replaces != nil && f.users[i].Device == a.Replaces.Device {
+			old = i
+		}
+	}
+	for i := 2; f.find(name) != nil && (old < 0 || f.users[old].Name != name); i++ {
+		name = fmt.Sprintf("%s (%d)", a.Username, i)
 	}
 	if p.Biometric && f.Bio != nil {
 		if _, err := f.Bio.Enroll("ibkey-" + name); err != nil {
+			if errors.Is(err, platform.ErrBiometricCancelled) {
+				return auth.User{}, auth.ErrCancelled
+			}
 			return auth.User{}, fmt.Errorf("enroll biometrics: %w", err)
 		}
 	}
-	gate := auth.GatePIN
+	delete(f.acts, act.ID)
+	gate, pin := auth.GatePIN, p.PIN
 	switch {
+	case a.Card:
+		gate, pin = auth.GateCard, fa.cardPIN
 	case p.PIN != "" && p.Biometric:
 		gate = auth.GatePINBiometric
 	case p.Biometric:
 		gate = auth.GateBiometric
 	}
-	f.seq++
-	u := auth.User{Name: name, Account: fmt.Sprintf("U%07d", 1000000+f.seq), Service: e.Service, Gate: gate, Active: true, Device: fmt.Sprintf("dev-%d", f.seq)}
-	f.users = append(f.users, fakeUser{User: u, pin: p.PIN, answered: map[string]string{}})
+	u := auth.User{Name: name, Account: a.Account, Service: a.Service, Gate: gate, Active: true, Device: "dev-" + a.ID}
+	if old >= 0 {
+		f.users = append(f.users[:old], f.users[old+1:]...) // replaced
+	}
+	f.users = append(f.users, fakeUser{User: u, pin: pin, answered: map[string]string{}})
 	return u, nil
+}
+
+// fakeActivation is an activation CheckCode took.
+type fakeActivation struct {
+	a       auth.Activation
+	cardPIN string
 }
 
 // checkPIN is the vault's rule for a new PIN, as the UI's error.

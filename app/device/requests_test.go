@@ -37,9 +37,7 @@ func newWatched(t *testing.T, s *service) *watched {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.Activate(ctx, e, s.gw.lastCode(t), app.Protection{PIN: "8264"}); err != nil {
-		t.Fatal(err)
-	}
+	activate(t, auth, e, s.gw.lastCode(t), "8264")
 	return watchOver(t, s, auth, v, ctx)
 }
 
