@@ -70,9 +70,24 @@ func (u *UI) startDSC(name string) {
 	}
 }
 
-// dscScreen draws the card: its name, the LCD and the keypad.
+// dscScreen draws the card: its name, the LCD and the keypad. The
+// keyboard works the keypad too: digits, Enter for OK, Backspace for the
+// last digit, Escape or Delete for ◄.
 func (u *UI) dscScreen() screen {
-	return screen{id: "dsc", title: T("DSC+ card"), build: func() fyne.CanvasObject {
+	return screen{id: "dsc", title: T("DSC+ card"), onRune: func(r rune) {
+		if r >= '0' && r <= '9' {
+			u.dscKey(string(r))
+		}
+	}, onKey: func(k *fyne.KeyEvent) {
+		switch k.Name {
+		case fyne.KeyReturn, fyne.KeyEnter:
+			u.dscKey("ok")
+		case fyne.KeyBackspace:
+			u.dscBackspace()
+		case fyne.KeyEscape, fyne.KeyDelete:
+			u.dscKey("clr")
+		}
+	}, build: func() fyne.CanvasObject {
 		d := &u.dsc
 		d.prompt = canvas.NewText("", cardInk)
 		d.prompt.TextStyle = fyne.TextStyle{Monospace: true}
@@ -138,6 +153,20 @@ func (u *UI) dscRefresh() {
 	}
 	d.prompt.Refresh()
 	d.display.Refresh()
+}
+
+// dscBackspace takes back the last digit typed.
+func (u *UI) dscBackspace() {
+	d := &u.dsc
+	switch {
+	case d.stage == dscPIN && d.pin != "":
+		d.pin = d.pin[:len(d.pin)-1]
+	case d.stage == dscChallenge && d.chal != "":
+		d.chal = d.chal[:len(d.chal)-1]
+	default:
+		return
+	}
+	u.dscRefresh()
 }
 
 // dscKey presses a key of the card.

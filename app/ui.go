@@ -106,6 +106,10 @@ type screen struct {
 	// onBack, when set, is what Back does on this screen instead of
 	// going back one screen.
 	onBack func()
+	// onRune and onKey take the keyboard when no entry has the focus
+	// (the DSC+ card's keypad).
+	onRune func(rune)
+	onKey  func(*fyne.KeyEvent)
 }
 
 // New builds the UI of a in a new window titled "ibkey" and shows the
@@ -303,6 +307,8 @@ func (u *UI) render() {
 		bottom = u.tabBar(s.tab)
 	}
 	u.window.SetContent(container.NewBorder(top, bottom, nil, nil, content))
+	u.window.Canvas().SetOnTypedRune(s.onRune)
+	u.window.Canvas().SetOnTypedKey(s.onKey)
 	// Word-wrapped labels know their height once they know their width:
 	// lay out again now that they do.
 	content.Refresh()

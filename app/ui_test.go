@@ -1045,6 +1045,39 @@ func TestRequestRenameRemove(t *testing.T) {
 	})
 }
 
+// The card's keypad takes the keyboard too: digits, Backspace, Enter.
+func TestDSCKeyboard(t *testing.T) {
+	x := newFixture(t, Android)
+	x.tap("login")
+	x.tap("dsc:Card")
+	x.at("dsc")
+	c := x.u.window.Canvas()
+	key := func(name fyne.KeyName) {
+		t.Helper()
+		c.OnTypedKey()(&fyne.KeyEvent{Name: name})
+		x.u.wait()
+	}
+	test.TypeOnCanvas(c, "1358")
+	key(fyne.KeyBackspace)
+	test.TypeOnCanvas(c, "7x")
+	x.see("****")
+	key(fyne.KeyReturn)
+	x.see("CHALLNG>")
+	test.TypeOnCanvas(c, "123456")
+	x.see("123 456")
+	key(fyne.KeyEnter)
+	want := demo.Response("Card", "1357", "123456")
+	x.see(want[:4] + " " + want[4:])
+	x.called("DSC Card pin=1357 123456")
+	key(fyne.KeyEscape)
+	x.see("PIN>")
+	// Another screen leaves the keyboard alone.
+	x.tap("back")
+	if c.OnTypedRune() != nil || c.OnTypedKey() != nil {
+		t.Error("the home screen takes the keyboard")
+	}
+}
+
 // Add User offers a DSC+ card: its PIN comes first (an input of its key),
 // then the code; the card works with that PIN.
 func TestAddCard(t *testing.T) {
