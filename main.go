@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -18,6 +19,7 @@ import (
 )
 
 func main() {
+	noLanguageLocale(os.Getenv, os.Setenv)
 	flavor := flag.String("flavor", "", "the look on a desktop: ios or android (default: the setting)")
 	demoMode := flag.Bool("demo", false, "run on the in-memory demo authenticator")
 	vaultDir := flag.String("vault", "", "the vault's folder (default: $IBKEY_VAULT, else the config folder's ibkey, as the ibkey command)")
@@ -42,6 +44,34 @@ func main() {
 		}
 	}
 	app.New(a, opts).ShowAndRun()
+}
+
+// noLanguageLocale: a C or POSIX locale with a character set ("C.UTF-8",
+// the default of many containers and CI machines) means "no language", but
+// Fyne's lang package reads it (through github.com/jeandeaual/go-locale,
+// which knows only "C" and "POSIX") as a language called "C" and logs
+// "Fyne error: Error parsing user locale C" each time it looks. LANGUAGE,
+// which only the choice of a language reads (as in GNU gettext), then
+// names English, the app's own fallback. The lang package's first look,
+// at its init, comes before main: scripts/run.sh sets LANGUAGE for the
+// process. The character set (LC_CTYPE, which GLFW reads for text input)
+// is left as it is.
+func noLanguageLocale(getenv func(string) string, setenv func(string, string) error) {
+	if getenv("LANGUAGE") != "" {
+		return
+	}
+	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} { // go-locale's order
+		v := getenv(k)
+		if v == "" {
+			continue
+		}
+		base, _, _ := strings.Cut(v, ".")
+		base, _, _ = strings.Cut(base, "@")
+		if v != base && (base == "C" || base == "POSIX") {
+			setenv("LANGUAGE", "en")
+		}
+		return
+	}
 }
 
 // realOptions are the app over the device's vault (see openVault: the

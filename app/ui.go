@@ -24,6 +24,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -136,6 +137,10 @@ func New(a fyne.App, o Options) *UI {
 	// the window after.
 	a.SetIcon(assets.Icon)
 	u.window.Resize(fyne.NewSize(390, 760))
+	if !fyne.CurrentDevice().IsMobile() {
+		// Ctrl+Q (Cmd+Q on macOS) quits, as desktop apps do.
+		u.window.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { a.Quit() })
+	}
 	a.Lifecycle().SetOnExitedForeground(func() { u.exitedForeground(u.opts.Now()) })
 	a.Lifecycle().SetOnEnteredForeground(func() { u.enteredForeground(u.opts.Now()) })
 	fontsReady()
@@ -172,12 +177,30 @@ func (u *UI) Flavor() Flavor { return u.flavor }
 // first frame does not need waits until it is drawn: the window's icon,
 // and watching for seamless login requests (unless Options.NoWatch).
 func (u *UI) ShowAndRun() {
+	if !fyne.CurrentDevice().IsMobile() {
+		noSaveAtStop(u.app.Lifecycle())
+	}
 	u.window.Show() // draws the first frame on a desktop
 	// fyne.Do from another goroutine queues to the event loop, which
 	// Run starts.
 	go fyne.Do(u.afterFirstFrame)
 	u.app.Run()
 	u.Close()
+}
+
+// noSaveAtStop drops the save of the preferences that Fyne makes when a
+// desktop app stops: it raced Fyne's own watcher of the preferences'
+// folder, which saw the file cut short by that save (os.Create truncates
+// it before it is written, and the event loop that would order the two is
+// gone by then) and logged "Preferences load error: EOF" at quit. Nothing
+// is lost: Fyne saves the preferences at each change (its change listener
+// writes the file at once). The hook is set through a method of Fyne's
+// lifecycle type that fyne.Lifecycle does not list; without it (another
+// Fyne) nothing changes.
+func noSaveAtStop(lc fyne.Lifecycle) {
+	if h, ok := lc.(interface{ SetOnStoppedHookExecuted(func()) }); ok {
+		h.SetOnStoppedHookExecuted(func() {})
+	}
 }
 
 // afterFirstFrame is the start's work that the first frame does not need.

@@ -1130,3 +1130,27 @@ func TestAddCard(t *testing.T) {
 		x.see(want[:4] + " " + want[4:])
 	})
 }
+
+// On a desktop, Fyne's save of the preferences when the app stops is
+// dropped (it raced Fyne's watcher of the file: "Preferences load error:
+// EOF" at quit); the preferences were saved at each change.
+func TestNoSaveAtStop(t *testing.T) {
+	a := test.NewTempApp(t)
+	type hooks interface {
+		SetOnStoppedHookExecuted(func())
+		OnStopped() func()
+	}
+	lc, ok := a.Lifecycle().(hooks)
+	if !ok {
+		t.Fatalf("%T has no stop hook: noSaveAtStop does nothing with this Fyne", a.Lifecycle())
+	}
+	saved := false
+	lc.SetOnStoppedHookExecuted(func() { saved = true }) // as Fyne's app does
+	noSaveAtStop(a.Lifecycle())
+	if f := lc.OnStopped(); f != nil {
+		f()
+	}
+	if saved {
+		t.Error("the save at stop still runs")
+	}
+}
