@@ -15,8 +15,9 @@ import (
 // approvalState is the seamless login being answered.
 type approvalState struct {
 	req    LoginRequest
-	number int // 0 until one is chosen
-	depth  int // the stack's depth before the approval screens
+	number int    // 0 until one is chosen
+	typed  string // digits typed toward a number
+	depth  int    // the stack's depth before the approval screens
 	// answering is true while this app's answer is on its way: the
 	// request's end (Over) then comes from the answer itself.
 	answering bool
@@ -122,8 +123,13 @@ func (u *UI) showNextRequest() {
 }
 
 // approveScreen shows the request's context and its three numbers.
+// The keyboard chooses too: the number's two digits, then Enter.
 func (u *UI) approveScreen() screen {
-	return screen{id: "approve", title: T("Login request"), build: func() fyne.CanvasObject {
+	return screen{id: "approve", title: T("Login request"), onRune: u.approveRune, onKey: func(k *fyne.KeyEvent) {
+		if (k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter) && u.approval.number != 0 {
+			u.approveUnlock()
+		}
+	}, build: func() fyne.CanvasObject {
 		r := u.approval.req
 		now := u.opts.Now()
 		when := r.Time.In(now.Location()).Format("15:04")
@@ -164,6 +170,28 @@ func (u *UI) approveScreen() screen {
 		box.Add(container.NewGridWithColumns(2, deny, approve))
 		return box
 	}}
+}
+
+// approveRune takes a digit typed on the approval: two digits that are one
+// of the request's numbers choose it.
+func (u *UI) approveRune(r rune) {
+	if r < '0' || r > '9' {
+		return
+	}
+	u.approval.typed += string(r)
+	if len(u.approval.typed) < 2 {
+		return
+	}
+	typed := u.approval.typed
+	u.approval.typed = ""
+	for _, n := range u.approval.req.Numbers {
+		if strconv.Itoa(n) == typed {
+			u.approval.number = n
+			u.replace(u.approveScreen())
+			return
+		}
+	}
+	u.setMessage(T("{{.Number}} is not one of the three numbers. Type the number shown in your browser.", map[string]any{"Number": typed}), true)
 }
 
 // approveUnlock asks the PIN or the biometric check, then approves.

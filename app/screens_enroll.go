@@ -157,6 +157,7 @@ func (u *UI) enrollCodeScreen() screen {
 			u.enroll.code = onlyDigits(code.Text)
 			u.checkCode()
 		}
+		code.OnSubmitted = func(string) { next() }
 		var action *widget.Button
 		if u.flavor == Android {
 			action = u.primary("send", T("Send"), next)

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"ibkey/app/demo"
 	"ibkey/platform"
@@ -1153,4 +1154,47 @@ func TestNoSaveAtStop(t *testing.T) {
 	if saved {
 		t.Error("the save at stop still runs")
 	}
+}
+
+// The keyboard answers a login request too: the number's digits choose
+// it, Enter goes on; and Enter in the code field sends the code.
+func TestKeyboardApproveAndCode(t *testing.T) {
+	x := newFixture(t, Android)
+	x.tap("login")
+	r := request("Alice")
+	x.u.handleEvent(Event{Online: true, Request: &r})
+	x.at("approve")
+	c := x.u.window.Canvas()
+	test.TypeOnCanvas(c, "13")
+	x.see("13 is not one of the three numbers")
+	c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	x.at("approve")
+	test.TypeOnCanvas(c, "42")
+	if x.u.approval.number != 42 || x.u.buttons["approve"].Disabled() {
+		t.Fatalf("number %d after typing 42", x.u.approval.number)
+	}
+	c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	x.at("approve-unlock")
+	x.typeIn("pin", "2468")
+	// Enter submits (the test driver runs the answer's screen on the
+	// answer's goroutine: call the submit as Enter does, then wait).
+	pinEntry := x.u.entries["pin"].(*widget.Entry)
+	pinEntry.OnSubmitted(pinEntry.Text)
+	x.u.wait()
+	x.at("approve-result")
+	x.see("Approved")
+	x.tap("done")
+
+	x.tap("more")
+	x.tap("2fa")
+	x.tap("add-user")
+	x.tap("continue")
+	x.typeIn("username", "bob")
+	x.typeIn("password", "secret")
+	x.tap("continue")
+	x.typeIn("code", "123456")
+	code := x.u.entries["code"].(*digitEntry)
+	code.OnSubmitted(code.Text)
+	x.u.wait()
+	x.at("enroll-pin")
 }
