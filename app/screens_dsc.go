@@ -72,7 +72,7 @@ func (u *UI) startDSC(name string) {
 
 // dscScreen draws the card: its name, the LCD and the keypad. The
 // keyboard works the keypad too: digits, Enter for OK, Backspace for the
-// last digit, Escape or Delete for ◄.
+// last digit, Delete for ◄.
 func (u *UI) dscScreen() screen {
 	return screen{id: "dsc", title: T("DSC+ card"), onRune: func(r rune) {
 		if r >= '0' && r <= '9' {
@@ -84,7 +84,7 @@ func (u *UI) dscScreen() screen {
 			u.dscKey("ok")
 		case fyne.KeyBackspace:
 			u.dscBackspace()
-		case fyne.KeyEscape, fyne.KeyDelete:
+		case fyne.KeyDelete:
 			u.dscKey("clr")
 		}
 	}, build: func() fyne.CanvasObject {

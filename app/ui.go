@@ -108,7 +108,7 @@ type screen struct {
 	// going back one screen.
 	onBack func()
 	// onRune and onKey take the keyboard when no entry has the focus
-	// (the DSC+ card's keypad).
+	// (the DSC+ card's keypad); Escape is Back on every screen.
 	onRune func(rune)
 	onKey  func(*fyne.KeyEvent)
 }
@@ -331,7 +331,15 @@ func (u *UI) render() {
 	}
 	u.window.SetContent(container.NewBorder(top, bottom, nil, nil, content))
 	u.window.Canvas().SetOnTypedRune(s.onRune)
-	u.window.Canvas().SetOnTypedKey(s.onKey)
+	u.window.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		if k.Name == fyne.KeyEscape && len(u.stack) > 1 {
+			u.back() // as the Back button
+			return
+		}
+		if s.onKey != nil {
+			s.onKey(k)
+		}
+	})
 	// Word-wrapped labels know their height once they know their width:
 	// lay out again now that they do.
 	content.Refresh()
