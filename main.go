@@ -43,7 +43,22 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	if path := os.Getenv("IBKEY_SCREEN_LOG"); path != "" {
+		opts.OnScreen = screenLog(path)
+	}
 	app.New(a, opts).ShowAndRun()
+}
+
+// screenLog appends the id of each screen shown to the file at path, one
+// a line: the readout a driver of the real window waits on (the journey
+// test), set by IBKEY_SCREEN_LOG. It holds no secret: screen ids only.
+func screenLog(path string) func(string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ibkey-app: IBKEY_SCREEN_LOG: %v\n", err)
+		return nil
+	}
+	return func(id string) { fmt.Fprintln(f, id) }
 }
 
 // noLanguageLocale: a C or POSIX locale with a character set ("C.UTF-8",

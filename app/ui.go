@@ -50,6 +50,10 @@ type Options struct {
 	// NoWatch keeps ShowAndRun from watching for seamless login requests
 	// once the first frame is drawn (tests that feed events themselves).
 	NoWatch bool
+	// OnScreen, when set, is told the id of each screen shown ("login",
+	// "enroll-code", ...), on the UI's goroutine: a readout for drivers
+	// of the real window, which cannot see Fyne's widgets.
+	OnScreen func(id string)
 }
 
 // Preference keys.
@@ -343,6 +347,9 @@ func (u *UI) render() {
 	// Word-wrapped labels know their height once they know their width:
 	// lay out again now that they do.
 	content.Refresh()
+	if u.opts.OnScreen != nil {
+		u.opts.OnScreen(s.id)
+	}
 }
 
 // topBar: the back button (or Services, or the Android menu) on the left,

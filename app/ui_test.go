@@ -1199,3 +1199,17 @@ func TestKeyboardApproveAndCode(t *testing.T) {
 	x.u.wait()
 	x.at("enroll-pin")
 }
+
+// Options.OnScreen is told each screen shown.
+func TestOnScreen(t *testing.T) {
+	a := test.NewTempApp(t)
+	a.Preferences().SetString(prefLanguage, LangEN)
+	var seen []string
+	u := New(a, Options{Flavor: Android, Auth: demo.NewFake(), NoWatch: true, OnScreen: func(id string) { seen = append(seen, id) }})
+	t.Cleanup(u.Close)
+	test.Tap(u.buttons["login"])
+	test.Tap(u.buttons["add-user"])
+	if want := []string{"login", "home", "enroll-intro"}; !slices.Equal(seen, want) {
+		t.Errorf("screens %v, want %v", seen, want)
+	}
+}

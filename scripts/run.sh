@@ -84,7 +84,8 @@ if [ "$dev" = 1 ]; then
 	say "  and to the portal's developer page: $url/outbox"
 fi
 say "try: Add User in the app (demo / demo-password, code from the outbox), then log in"
-say "     to the portal as demo and answer its challenge with Generate Passcode"
+say "     to the portal as demo and answer its challenge with Generate Response (Generate"
+say "     Code on iOS), or approve its login request in the app; Ctrl+Q quits"
 
 # The app's environment. The demo's vault keeps its keys in a file beside
 # it, not in the OS keyring: no keyring prompt, and nothing left in the
