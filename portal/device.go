@@ -41,7 +41,10 @@ func (s *Server) authView(r *http.Request) (Device, error) {
 
 // handleEvents is the device channel: a long-poll that answers at once with
 // the pending events after the sequence number `after`, or waits for one
-// (woken by the hub) up to `wait` milliseconds.
+// (woken by the hub) up to `wait` milliseconds. Every answer lists the
+// device's login requests still pending; with `pending` (the digest of the
+// list the device holds) it also answers as soon as that list changes: a
+// request answered, refused or expired (docs/PROTOCOL.md).
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limitIP(r); err != nil {
 		return err
@@ -61,25 +64,47 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		wait = time.Duration(ms) * time.Millisecond
 	}
 	wait = min(wait, s.cfg.MaxWait)
+	digest := q.Get("pending")
+	if digest != "" && !protocol.ValidDigest(digest) {
+		return errf(http.StatusBadRequest, protocol.CodeBadRequest, "pending must be the digest of the pending list")
+	}
 	ch, cancel := s.hub.Subscribe(d.ID)
 	defer cancel()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	poll := time.NewTicker(s.cfg.CrossProcessPoll)
 	defer poll.Stop()
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	timedOut := false
 	for {
 		var evs []Event
 		var last int64
 		var result error
+		pending := []string{}
+		var soonest time.Time // the first pending request to expire
+		now := s.now()
 		err := s.store.View(r.Context(), func(tx Tx) error {
 			if _, result = s.authDevice(tx, r, false); result != nil {
 				return nil
 			}
 			var err error
-			if evs, err = tx.Events(d.ID, after, s.now(), 20); err != nil {
+			if evs, err = tx.Events(d.ID, after, now, 20); err != nil {
 				return err
 			}
-			last, err = tx.LastEvent(d.ID)
+			if last, err = tx.LastEvent(d.ID); err != nil {
+				return err
+			}
+			ls, err := tx.PendingPushes(d.Username, now)
+			for _, l := range ls {
+				end := l.Created.Add(s.cfg.Limits.RequestTTL) // as handleApproval counts it
+				if l.DeviceID == d.ID && now.Before(end) {
+					pending = append(pending, l.ID)
+					if soonest.IsZero() || end.Before(soonest) {
+						soonest = end
+					}
+				}
+			}
 			return err
 		})
 		if err != nil {
@@ -88,20 +113,28 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		if result != nil {
 			return result
 		}
+		out := protocol.Events{Events: []protocol.SignedEvent{}, Next: max(after, last), Pending: pending}
 		if len(evs) > 0 {
-			out := protocol.Events{Next: evs[len(evs)-1].Seq}
+			out.Next = evs[len(evs)-1].Seq
 			for _, e := range evs {
 				out.Events = append(out.Events, protocol.SignedEvent{Seq: e.Seq, Payload: e.Payload, Signature: e.Signature})
 			}
 			writeJSON(w, http.StatusOK, out)
 			return nil
 		}
+		if timedOut || (digest != "" && protocol.PendingDigest(pending) != digest) {
+			writeJSON(w, http.StatusOK, out) // nothing new, or the device's list is stale
+			return nil
+		}
+		if !soonest.IsZero() {
+			expiry.Reset(max(soonest.Sub(now), time.Millisecond))
+		}
 		select {
 		case <-ch:
 		case <-poll.C:
+		case <-expiry.C:
 		case <-timer.C:
-			writeJSON(w, http.StatusOK, protocol.Events{Events: []protocol.SignedEvent{}, Next: max(after, last)})
-			return nil
+			timedOut = true // answer with what is true now
 		case <-r.Context().Done():
 			return errf(http.StatusServiceUnavailable, "unavailable", "the service is stopping; try again")
 		}
@@ -126,12 +159,14 @@ func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	var result error
 	var status string
+	var closed string // the device whose request this answer closed
 	err := s.store.Update(r.Context(), func(tx Tx) error {
 		d, aerr := s.authDevice(tx, r, false)
 		if aerr != nil {
 			result = aerr
 			return nil
 		}
+		closed = d.ID
 		l, acct, refused, err := openLogin(tx, req.RequestID, func(l Login) bool {
 			return l.Kind == KindLogin && l.DeviceID == d.ID && l.Payload != nil
 		}, errf(http.StatusNotFound, protocol.CodeNotFound, "no such login request"), now)
@@ -189,6 +224,11 @@ func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return internal(err)
+	}
+	if closed != "" {
+		// Approved, denied or refused: the request leaves the device's
+		// pending list (and any other long-poll of the device learns it).
+		s.notify(closed)
 	}
 	if result != nil {
 		return result

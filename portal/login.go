@@ -174,11 +174,15 @@ func (s *Server) respond(ctx context.Context, id, response, ip string) error {
 	}
 	now := s.now()
 	var result error
+	var pushed string // the device whose seamless request this closes
 	err := s.store.Update(ctx, func(tx Tx) error {
 		l, acct, refused, err := openLogin(tx, id, isLogin, errNoLogin, now)
 		if err != nil || refused != nil {
 			result = refused
 			return err
+		}
+		if l.Status == StatusPending && l.Payload != nil {
+			pushed = l.DeviceID
 		}
 		if l.Status != StatusPending {
 			result = errGone
@@ -202,6 +206,11 @@ func (s *Server) respond(ctx context.Context, id, response, ip string) error {
 	})
 	if err != nil {
 		return internal(err)
+	}
+	if pushed != "" {
+		// Answered in the browser, rightly or not: the device drops the
+		// request it shows.
+		s.notify(pushed)
 	}
 	return result
 }

@@ -727,6 +727,29 @@ func (t sqlTx) PendingPush(username string, now time.Time) (int, error) {
 	return n, err
 }
 
+func (t sqlTx) PendingPushes(username string, now time.Time) ([]Login, error) {
+	at, err := StoreTime(now)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query("SELECT "+loginCols+" FROM logins WHERE username = ? AND status = 'pending' AND expires > ? AND kind = 'login' AND payload IS NOT NULL ORDER BY created", username, at)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Login
+	for rows.Next() {
+		var l Login
+		var created, expires int64
+		if err := rows.Scan(&l.ID, &l.Username, &l.DeviceID, &l.Kind, &l.Challenge, &l.PushChallenge, &l.Number, &l.Payload, &l.Status, &created, &expires, &l.App, &l.IP, &l.Browser, &l.Reason, &l.Purpose); err != nil {
+			return nil, err
+		}
+		l.Created, l.Expires = LoadTime(created), LoadTime(expires)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
 func (t sqlTx) InsertEvent(e Event) (int64, error) {
 	expires, err := StoreTime(e.Expires)
 	if err != nil {

@@ -4,10 +4,12 @@
 # pointed at it. The service stops when the app quits.
 #
 # State lives in .ibkey-demo/ (the service's database and outbox, the app's
-# vault); delete it to start afresh. Arguments go to the app, e.g.
-#   scripts/run.sh --flavor android
+# vault, its keys and its settings); delete it to start afresh. Arguments go
+# to the app, e.g.
+#   scripts/run.sh --flavor ios
 # Environment: GO (the go command), IBKEY_DEMO_DIR (the state folder),
-# IBKEY_ADDR (the service's address: 127.0.0.1:8080, else a free port).
+# IBKEY_ADDR (the service's address: 127.0.0.1:8080, else a free port;
+# 127.0.0.1:0 always takes a free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,8 +84,19 @@ if [ "$dev" = 1 ]; then
 	say "  and to the portal's developer page: $url/outbox"
 fi
 say "try: Add User in the app (demo / demo-password, code from the outbox), then log in"
-say "     to the portal as demo and answer its challenge with Generate Passcode"
+say "     to the portal as demo and answer its challenge with Generate Response (Generate"
+say "     Code on iOS), or approve its login request in the app; Ctrl+Q quits"
 
-# The demo's vault keeps its keys in a file beside it, not in the OS
-# keyring: no keyring prompt, and nothing left in the keyring.
-IBKEY_SECRET_STORE=file "$STATE/bin/ibkey-app" --vault "$STATE/vault" --service "$url" "$@"
+# The app's environment. The demo's vault keeps its keys in a file beside
+# it, not in the OS keyring: no keyring prompt, and nothing left in the
+# keyring. Fyne keeps the app's settings (Look, Language, Theme, Auto-lock)
+# in $XDG_CONFIG_HOME/fyne/io.github.ibkey/preferences.json on Linux: in
+# the state folder, so that deleting it starts afresh.
+appenv=(IBKEY_SECRET_STORE=file "XDG_CONFIG_HOME=$STATE/config")
+# A C locale with a character set (C.UTF-8, the default of containers)
+# means no language, but Fyne reads it as a language called "C" and logs
+# "Error parsing user locale C" at every start: name English for it.
+case ${LC_ALL:-${LC_MESSAGES:-${LANG:-}}} in
+C.* | POSIX.*) [ -n "${LANGUAGE:-}" ] || appenv+=(LANGUAGE=en) ;;
+esac
+env "${appenv[@]}" "$STATE/bin/ibkey-app" --vault "$STATE/vault" --service "$url" "$@"

@@ -24,6 +24,9 @@ go vet ./...
 step staticcheck
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+step "go build (the app and the command: the journey test's run.sh finds them built)"
+go build ./...
+
 step "mobile builds (cgo off)"
 pure="./authcore/... ./platform/... ./internal/..."
 CGO_ENABLED=0 GOOS=android GOARCH=arm64 go build $pure

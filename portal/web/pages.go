@@ -10,6 +10,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"ibkey/authcore/digits"
 	"ibkey/authcore/protocol"
 )
 
@@ -174,22 +175,12 @@ func verifyView(p *pendingLogin) view {
 	return view{Title: title, Pending: p, Purpose: p.Purpose, Task: taskName(p.Purpose)}
 }
 
-// normalizeResponse drops the spaces and dashes people type between groups.
-func normalizeResponse(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' || r == '\t' {
-			return -1
-		}
-		return r
-	}, s)
-}
-
 func (h *handler) verifySubmit(q *request) {
 	p, ok := h.pending(q)
 	if !ok {
 		return
 	}
-	resp := normalizeResponse(q.r.PostForm.Get("response"))
+	resp := digits.Strip(q.r.PostForm.Get("response"))
 	if resp == "" || len(resp) > maxResponse {
 		v := verifyView(p)
 		v.Error = "Enter the response string that IB Key shows, like 1234 5678."
