@@ -128,7 +128,7 @@ func cmdServe(e *env, args []string) error {
 		return err
 	}
 	srv.MountWeb(web.Options{
-		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader,
+		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, WebApp: webApp != nil, Rand: rand.Reader,
 		PageRate: *pageRate, PageBurst: 5 * *pageRate,
 	}, *publicURL)
 	if webApp != nil {
