@@ -61,6 +61,7 @@ func keyboardKind(f fyne.Focusable) string {
 type Rect struct {
 	X, Y, W, H float32
 	Visible    bool
+	Disabled   bool
 }
 
 // Layout is the screen shown and its widgets by id.

@@ -92,7 +92,11 @@ func layout(u *app.UI) Layout {
 	l := Layout{Screen: u.Screen(), Widgets: map[string]Rect{}}
 	for id, o := range u.Widgets() {
 		p, s := d.AbsolutePositionForObject(o), o.Size()
-		l.Widgets[id] = Rect{X: p.X * k, Y: p.Y * k, W: s.Width * k, H: s.Height * k, Visible: o.Visible()}
+		r := Rect{X: p.X * k, Y: p.Y * k, W: s.Width * k, H: s.Height * k, Visible: o.Visible()}
+		if d, ok := o.(fyne.Disableable); ok {
+			r.Disabled = d.Disabled()
+		}
+		l.Widgets[id] = r
 		if f, ok := o.(fyne.Focusable); ok && focused != nil && f == focused {
 			l.Focused = id
 		}
