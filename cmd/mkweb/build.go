@@ -278,6 +278,14 @@ func (s site) writeTo(dir string, q int) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
+	// The old folder's forms are reused only if made at quality q.
+	old, _ := os.ReadFile(filepath.Join(dir, qualityFile))
+	canReuse := q >= 0 && string(old) == strconv.Itoa(q)
+	if q >= 0 {
+		if err := os.WriteFile(filepath.Join(tmp, qualityFile), []byte(strconv.Itoa(q)), 0o644); err != nil {
+			return err
+		}
+	}
 	var jobs []*exec.Cmd
 	for name, data := range s {
 		path := filepath.Join(tmp, name)
@@ -294,7 +302,7 @@ func (s site) writeTo(dir string, q int) error {
 			{".br", []string{"brotli", "-q", strconv.Itoa(q), "-f", "-o", path + ".br", path}},
 			{".gz", []string{"sh", "-c", `gzip -9 -n -c "$1" >"$1.gz"`, "gzip", path}},
 		} {
-			if name != "index.html" && name != "sw.js" && name != "manifest.webmanifest" && reuse(filepath.Join(dir, name+c.ext), path+c.ext) {
+			if canReuse && name != "index.html" && name != "sw.js" && name != "manifest.webmanifest" && reuse(filepath.Join(dir, name+c.ext), path+c.ext) {
 				continue
 			}
 			jobs = append(jobs, exec.Command(c.tool[0], c.tool[1:]...))
@@ -303,24 +311,28 @@ func (s site) writeTo(dir string, q int) error {
 	if err := runAll(jobs, runtime.NumCPU()); err != nil {
 		return err
 	}
-	old := ""
+	prev := ""
 	if _, err := os.Stat(dir); err == nil {
-		old = tmp + "-old"
-		if err := os.Rename(dir, old); err != nil {
+		prev = tmp + "-old"
+		if err := os.Rename(dir, prev); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
+		if prev != "" {
+			os.Rename(prev, dir)
 		}
 		return err
 	}
-	if old != "" {
-		return os.RemoveAll(old)
+	if prev != "" {
+		return os.RemoveAll(prev)
 	}
 	return nil
 }
+
+// qualityFile, in the folder, says at which brotli quality its .br files
+// were made. A dot file: the service does not serve it.
+const qualityFile = ".brotli-quality"
 
 // reuse copies the compressed file from to to, reporting whether it could.
 func reuse(from, to string) bool {

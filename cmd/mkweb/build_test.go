@@ -204,7 +204,7 @@ func TestWriteTo(t *testing.T) {
 		t.Errorf("the old build's file is still there: %v", err)
 	}
 	ents, err := os.ReadDir(filepath.Dir(dir))
-	if err != nil || len(ents) != 1 {
+	if err != nil || len(ents) != 1 { // no temporary folder left
 		t.Errorf("beside the build: %v %v", ents, err)
 	}
 	for name, data := range s {
@@ -262,5 +262,12 @@ func TestWriteTo(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "sw.js.br")); bytes.Equal(got, mark) {
 		t.Errorf("sw.js.br was kept")
+	}
+	// At another quality, everything is made anew.
+	if err := s.writeTo(dir, q+1); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, mod+".br")); bytes.Equal(got, mark) {
+		t.Errorf("the module's .br of another quality was kept")
 	}
 }
