@@ -8,6 +8,7 @@ import (
 	"syscall/js"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/mobile"
 
 	"ibkey/app"
 )
@@ -35,7 +36,20 @@ func Start(u *app.UI) {
 		// goroutine waits in that call, and this runs on it.
 		return keyboardKind(u.Window().Canvas().Focused())
 	}))
+	g.Set("ibkeyFieldAt", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) != 2 || args[0].Type() != js.TypeNumber || args[1].Type() != js.TypeNumber {
+			return ""
+		}
+		// Called from a touch's end, which the app has not seen yet.
+		// A js.Func runs while every other goroutine waits (WebAssembly
+		// has one thread, and Go switches goroutines only where they
+		// block): the app's goroutine is waiting for its next event, and
+		// its screen is whole.
+		return fieldAt(u, float32(args[0].Float()), float32(args[1].Float()))
+	}))
 	g.Set("ibkeyLayout", js.FuncOf(func(js.Value, []js.Value) any {
+		// A screen just shown is laid out as its first frame is drawn:
+		// read it after the next frame.
 		return promise(func() string {
 			b, _ := json.Marshal(layout(u))
 			return string(b)
@@ -81,6 +95,29 @@ func typeInto(f fyne.Focusable, deleted int, inserted string) {
 	}
 }
 
+// fieldAt is the keyboard kind (keyboardKind) of the text field at x, y
+// (CSS pixels) on the screen shown, or "" when there is none.
+func fieldAt(u *app.UI, x, y float32) string {
+	c := u.Window().Canvas()
+	k := c.Scale() / float32(js.Global().Get("devicePixelRatio").Float())
+	p := fyne.NewPos(x/k, y/k)
+	d := fyne.CurrentApp().Driver()
+	for _, o := range u.Widgets() {
+		f, ok := o.(fyne.Focusable)
+		if _, field := o.(mobile.Keyboardable); !ok || !field || !o.Visible() {
+			continue
+		}
+		if dis, ok := o.(fyne.Disableable); ok && dis.Disabled() {
+			continue
+		}
+		at, size := d.AbsolutePositionForObject(o), o.Size()
+		if p.X >= at.X && p.Y >= at.Y && p.X < at.X+size.Width && p.Y < at.Y+size.Height {
+			return keyboardKind(f)
+		}
+	}
+	return ""
+}
+
 // layout is where the widgets of the screen shown are, in CSS pixels.
 func layout(u *app.UI) Layout {
 	c := u.Window().Canvas()
@@ -104,13 +141,33 @@ func layout(u *app.UI) Layout {
 	return l
 }
 
+// nextFrame waits until the browser has drawn the next frame: a frame
+// begins, then the one after.
+func nextFrame() {
+	done := make(chan struct{})
+	var cb js.Func
+	n := 0
+	cb = js.FuncOf(func(js.Value, []js.Value) any {
+		if n++; n < 2 {
+			js.Global().Call("requestAnimationFrame", cb)
+			return nil
+		}
+		cb.Release()
+		close(done)
+		return nil
+	})
+	js.Global().Call("requestAnimationFrame", cb)
+	<-done
+}
+
 // promise is a JavaScript promise of what f returns, f run on the app's
-// goroutine.
+// goroutine after the next frame.
 func promise(f func() string) js.Value {
 	var executor js.Func
 	executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve := args[0]
 		go func() {
+			nextFrame()
 			var v string
 			fyne.DoAndWait(func() { v = f() })
 			resolve.Invoke(v)

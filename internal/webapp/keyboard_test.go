@@ -1,6 +1,7 @@
 package webapp_test
 
 import (
+	"fmt"
 	"testing"
 
 	"ibkey/app"
@@ -42,7 +43,15 @@ func TestWebAppPhoneKeyboard(t *testing.T) {
 	p.tap("login")
 	p.waitScreen("home")
 	p.tap("gen:Alice")
-	p.waitScreen("generate")
+	l := p.waitScreen("generate")
+	// The page asks which field a touch ends on, to focus the keyboard's
+	// field within the touch (iOS opens the keyboard only then).
+	for id, want := range map[string]string{"pin": "password", "challenge": "number", "generate-passcode": "", "back": ""} {
+		r := l.Widgets[id]
+		if got := browsertest.Eval[string](p.Browser, fmt.Sprintf("ibkeyFieldAt(%g, %g)", r.X+r.W/2, r.Y+r.H/2)); got != want {
+			t.Errorf("ibkeyFieldAt(%s) = %q, want %q", id, got, want)
+		}
+	}
 	p.tapField("pin")
 	p.typeKeys("2468")
 	p.tapField("challenge")

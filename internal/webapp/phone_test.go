@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -122,7 +123,13 @@ type service struct {
 
 func startService(t testing.TB) *service {
 	t.Helper()
-	s := &service{t: t, bin: ibkeyBinary(t), dir: t.TempDir(), web: webDir(t), addr: "127.0.0.1:0", logs: &lockedBuffer{}}
+	return startServiceWeb(t, webDir(t))
+}
+
+// startServiceWeb is startService with the web app in the folder web.
+func startServiceWeb(t testing.TB, web string) *service {
+	t.Helper()
+	s := &service{t: t, bin: ibkeyBinary(t), dir: t.TempDir(), web: web, addr: "127.0.0.1:0", logs: &lockedBuffer{}}
 	t.Cleanup(func() {
 		if s.cmd != nil {
 			s.stop()
@@ -253,15 +260,19 @@ func (p *phone) layout() layout {
 	return l
 }
 
-// waitFor polls the layout until ok, for 30 seconds.
+// waitFor polls the layout until ok, for 30 seconds. A new screen is
+// laid out a frame after it is shown: ok must hold for two reads in a row
+// with the same layout.
 func (p *phone) waitFor(what string, ok func(layout) bool) layout {
 	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	var last layout
 	for {
 		l := p.layout()
-		if ok(l) {
+		if ok(l) && reflect.DeepEqual(l, last) {
 			return l
 		}
+		last = l
 		if time.Now().After(deadline) {
 			p.shot("timeout")
 			p.t.Fatalf("waited 30 s for %s; on %q with %v", what, l.Screen, keys(l.Widgets))
@@ -287,7 +298,7 @@ func (p *phone) waitScreen(id string) layout {
 // tap touches the middle of the widget id on the screen shown.
 func (p *phone) tap(id string) {
 	p.t.Helper()
-	l := p.layout()
+	l := p.waitFor("a still screen", func(layout) bool { return true })
 	r, ok := l.Widgets[id]
 	if !ok || !r.Visible || r.Disabled {
 		p.shot("no-" + id)

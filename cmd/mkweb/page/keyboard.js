@@ -20,6 +20,11 @@
 // Before the module starts, #dummyEntry's focus method is wrapped so that
 // each time the app focuses a field the keyboard gets the field's kind:
 // the number pad for digits, no suggestions for a password.
+//
+// iOS opens the keyboard only for a focus given while the page handles a
+// touch, and the app focuses its field a moment after. So at the end of a
+// touch on one of the app's text fields (globalThis.ibkeyFieldAt(x, y)
+// says which kind, "" for none) the hidden field takes the focus at once.
 'use strict';
 (() => {
 	const input = document.getElementById('dummyEntry');
@@ -88,6 +93,24 @@
 		return true;
 	};
 	const focus = input.focus.bind(input);
+	document.addEventListener('touchend', (event) => {
+		const fieldAt = globalThis.ibkeyFieldAt;
+		const touch = event.changedTouches[0];
+		if (typeof fieldAt !== 'function' || !touch) {
+			return;
+		}
+		const kind = fieldAt(touch.clientX, touch.clientY);
+		if (!kind) {
+			return;
+		}
+		if (setKind(kind) && document.activeElement === input) {
+			input.blur();
+		}
+		if (document.activeElement !== input) {
+			reset();
+			focus();
+		}
+	}, {passive: true});
 	input.focus = (opts) => {
 		const kindOf = globalThis.ibkeyFocusKind;
 		const changed = typeof kindOf === 'function' && setKind(kindOf());
