@@ -51,6 +51,7 @@
 
 	status.textContent = 'Loading…';
 	WebAssembly.instantiateStreaming(fetch(wasm), go.importObject).then((result) => {
+		performance.mark('ibkey-instantiated'); // downloaded and compiled
 		const mem = result.instance.exports.mem;
 		// For measurements (scripts/web-bench.sh): the module's memory.
 		globalThis.ibkeyWasmMemory = () => mem.buffer.byteLength;
