@@ -107,9 +107,9 @@ if [ "$web" = 1 ]; then
 	host=${url#*://}
 	host=${host%:*}
 	if [ "$loopback" = 1 ]; then
-		say "  a phone reaches it with IBKEY_ADDR=0.0.0.0:8443 and a certificate it trusts:"
-		say "  IBKEY_SERVE_FLAGS='--tls-cert cert.pem --tls-key key.pem' (service workers and"
-		say "  passkeys need HTTPS, or localhost: Chrome's USB port forwarding)"
+		say "  a phone needs HTTPS on a name it trusts (IBKEY_ADDR=0.0.0.0:8443 with"
+		say "  IBKEY_SERVE_FLAGS='--tls-cert cert.pem --tls-key key.pem', or a tunnel), or"
+		say "  localhost on the phone (Android: adb reverse tcp:${url##*:} tcp:${url##*:})"
 	elif [ "$host" = 0.0.0.0 ] || [ "$host" = "[::]" ]; then
 		for ip in $(hostname -I 2>/dev/null); do
 			say "  on this network: ${url%%://*}://$ip:${url##*:}/app/"
