@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -213,13 +214,47 @@ func Phone(ua string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// Screenshot saves the tab's viewport as a PNG file at path.
+// Screenshot saves the tab's viewport as a PNG file at path, in device
+// pixels (a phone's 390 by 844 at 3x is 1170 by 2532).
 func (b *Browser) Screenshot(path string) {
 	b.t.Helper()
 	png, err := chromedp.Run(b.Ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	b.save(path, png)
+}
+
+// ScreenshotCSS saves the tab's viewport as a PNG file at path, one pixel
+// a CSS pixel (a phone's is 390 by 844).
+func (b *Browser) ScreenshotCSS(path string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.Ctx, func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		m, err := cdp.Call(ctx, t, page.GetLayoutMetrics, cdp.Empty{})
+		if err != nil {
+			return nil, err
+		}
+		v := m.CSSVisualViewport
+		ratio, err := chromedp.Evaluate[float64]("devicePixelRatio")(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		res, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Clip: &page.Viewport{X: v.PageX, Y: v.PageY, Width: v.ClientWidth, Height: v.ClientHeight, Scale: 1 / ratio},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res.Data, nil
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.save(path, png)
+}
+
+func (b *Browser) save(path string, png []byte) {
+	b.t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		b.t.Fatal(err)
 	}

@@ -441,12 +441,12 @@ func (p *phone) shot(name string) {
 	p.Screenshot(filepath.Join(p.shots, fmt.Sprintf("%02d-%s.png", p.n, name)))
 }
 
-// doc saves a screenshot as docs/screenshots/web-NAME.png when
-// IBKEY_SCREENSHOTS=1, and as a step anyway.
+// doc saves a screenshot as docs/screenshots/web-NAME.png, in CSS pixels
+// (390 by 844), when IBKEY_SCREENSHOTS=1, and as a step anyway.
 func (p *phone) doc(name string) {
 	p.t.Helper()
 	p.shot(name)
 	if os.Getenv("IBKEY_SCREENSHOTS") == "1" {
-		p.Screenshot(filepath.Join(repo, "docs", "screenshots", "web-"+name+".png"))
+		p.ScreenshotCSS(filepath.Join(repo, "docs", "screenshots", "web-"+name+".png"))
 	}
 }
