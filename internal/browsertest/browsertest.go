@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package browsertest starts headless Chromium for tests and emulates a
 // phone in it: the parts that every browser test of ibkey repeats. A test
 // that cannot find Chromium skips, except under CI (CI set), where it
