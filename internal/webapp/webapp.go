@@ -39,7 +39,7 @@ const Prefix = "/app/"
 // images, stylesheet, manifest and service worker; nothing inline, no
 // framing, no forms.
 const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; " +
-	"img-src 'self' data: blob:; style-src 'self'; manifest-src 'self'; worker-src 'self'; " +
+	"img-src 'self'; style-src 'self'; manifest-src 'self'; worker-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // ErrNoApp is returned by New when the folder holds no web app.
@@ -47,19 +47,22 @@ var ErrNoApp = errors.New("webapp: no index.html: build the web app with make we
 
 // Handler serves a built web app. Mount it at [Prefix].
 type Handler struct {
-	root fs.FS
+	dir  string // the folder, opened again for each request
+	root fs.FS  // or this, for tests
 }
 
 // New serves the web app in the folder dir (build/web). Only the files
 // inside dir are served: no listing, no dot files, no symbolic link out.
+// The folder is opened anew for each request, so that a new build that
+// replaces it (make web) is served at once.
 func New(dir string) (*Handler, error) {
-	r, err := os.OpenRoot(dir)
+	h := &Handler{dir: dir}
+	fsys, done, err := h.open()
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{root: r.FS()}
-	if _, err := fs.Stat(h.root, "index.html"); err != nil {
-		r.Close()
+	defer done()
+	if _, err := fs.Stat(fsys, "index.html"); err != nil {
 		return nil, ErrNoApp
 	}
 	return h, nil
@@ -67,6 +70,18 @@ func New(dir string) (*Handler, error) {
 
 // NewFS serves the web app in fsys, for tests.
 func NewFS(fsys fs.FS) *Handler { return &Handler{root: fsys} }
+
+// open returns the app's files and a function that closes them.
+func (h *Handler) open() (fs.FS, func(), error) {
+	if h.root != nil {
+		return h.root, func() {}, nil
+	}
+	r, err := os.OpenRoot(h.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.FS(), func() { r.Close() }, nil
+}
 
 // encodings are the precompressed forms, best first.
 var encodings = []struct{ name, ext string }{{"br", ".br"}, {"gzip", ".gz"}}
@@ -101,14 +116,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctype := contentType(name)
 	hd.Set("Content-Type", ctype)
 	hd.Add("Vary", "Accept-Encoding")
+	root, done, err := h.open()
+	if err != nil {
+		notFound(w, r)
+		return
+	}
+	defer done()
 	// The file itself must exist: the compressed forms only stand in for
 	// it.
-	plain, err := fs.Stat(h.root, name)
+	plain, err := fs.Stat(root, name)
 	if err != nil || !plain.Mode().IsRegular() {
-		hd.Del("Content-Type")
-		hd.Del("Content-Security-Policy")
-		hd.Set("Cache-Control", "no-store")
-		http.NotFound(w, r)
+		notFound(w, r)
 		return
 	}
 	accept := parseAcceptEncoding(r.Header.Get("Accept-Encoding"))
@@ -116,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !accept.allows(e.name) {
 			continue
 		}
-		if h.serveFile(w, r, name+e.ext, e.name) {
+		if serveFile(w, r, root, name+e.ext, e.name) {
 			return
 		}
 	}
@@ -124,15 +142,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no acceptable encoding", http.StatusNotAcceptable)
 		return
 	}
-	if !h.serveFile(w, r, name, "") {
-		http.NotFound(w, r)
+	if !serveFile(w, r, root, name, "") {
+		notFound(w, r)
 	}
 }
 
-// serveFile serves the file name with the Content-Encoding enc ("" for
-// none), or reports false when it cannot be opened.
-func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, name, enc string) bool {
-	f, err := h.root.Open(name)
+// notFound answers 404, not to be cached.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Del("Content-Type")
+	hd.Del("Content-Security-Policy")
+	hd.Set("Cache-Control", "no-store")
+	http.NotFound(w, r)
+}
+
+// serveFile serves the file name of root with the Content-Encoding enc
+// ("" for none), or reports false when it cannot be opened.
+func serveFile(w http.ResponseWriter, r *http.Request, root fs.FS, name, enc string) bool {
+	f, err := root.Open(name)
 	if err != nil {
 		return false
 	}

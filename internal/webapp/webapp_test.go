@@ -195,6 +195,36 @@ func TestNew(t *testing.T) {
 	}
 }
 
+// TestNewBuild: make web replaces the folder whole while the service
+// runs; the next request gets the new build.
+func TestNewBuild(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "web")
+	write := func(dir, page string) {
+		must(t, os.Mkdir(dir, 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte(page), 0o644))
+	}
+	write(dir, "build 1")
+	h, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, h, "GET", "/app/", ""); r.body != "build 1" {
+		t.Fatalf("%d %q", r.status, r.body)
+	}
+	write(filepath.Join(parent, "new"), "build 2")
+	must(t, os.Rename(dir, filepath.Join(parent, "old")))
+	must(t, os.Rename(filepath.Join(parent, "new"), dir))
+	must(t, os.RemoveAll(filepath.Join(parent, "old")))
+	if r := get(t, h, "GET", "/app/", ""); r.body != "build 2" {
+		t.Errorf("after the swap: %d %q", r.status, r.body)
+	}
+	must(t, os.RemoveAll(dir))
+	if r := get(t, h, "GET", "/app/", ""); r.status != http.StatusNotFound || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("no build: %d %q", r.status, r.header.Get("Cache-Control"))
+	}
+}
+
 func TestParseAcceptEncoding(t *testing.T) {
 	// RFC 9110, 12.5.3.
 	for _, c := range []struct {
