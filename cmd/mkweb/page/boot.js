@@ -41,11 +41,14 @@
 	// The service is the origin that served the app.
 	go.env = {IBKEY_SERVICE: location.origin};
 
-	// The splash goes when the app makes its canvas.
+	// The splash goes when the app makes its canvas. The canvas's box is
+	// the screen less the home indicator's strip (style.css): a resize
+	// event makes the app measure it again.
 	new MutationObserver((_, obs) => {
 		if (document.querySelector('canvas')) {
 			splash.hidden = true;
 			obs.disconnect();
+			setTimeout(() => dispatchEvent(new Event('resize')), 0);
 		}
 	}).observe(document.body, {childList: true});
 
