@@ -3,7 +3,7 @@
 // Package browsertest starts headless Chromium for tests and emulates a
 // phone in it: the parts that every browser test of ibkey repeats. A test
 // that cannot find Chromium skips, except under CI (CI set), where it
-// fails.
+// fails. Not for js: chromedp does not build there.
 package browsertest
 
 import (

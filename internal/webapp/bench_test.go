@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func BenchmarkWebAppStart(b *testing.B) {
 						_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: firstDraw})
 						return err
 					}))
-					u := s.URL + "/app/" + a.query
+					u := strings.Replace(s.URL, "127.0.0.1", "localhost", 1) + "/app/" + a.query
 					if warm {
 						// The first load installs the service worker; the
 						// next start finds it in control.

@@ -281,7 +281,7 @@ func TestWebAppPhoneKeyboard(t *testing.T) {
 	p.typeKeys(challenge[:3] + "x" + challenge[3:5]) // not a digit: the field takes digits only
 	p.erase(1)
 	p.typeKeys(challenge[4:])
-	p.doc("generate-android")
+	p.doc("generate")
 	p.tap("generate-passcode")
 	p.waitScreen("response")
 	p.tap("copy")

@@ -35,7 +35,7 @@ import (
 // phone keyboard, and read results off the service (a login approved) and
 // the clipboard (Copy). A screenshot of each step goes to
 // build/test-shots/TEST/; with IBKEY_SCREENSHOTS=1 the named screens also
-// go to docs/screenshots/web-NAME.png.
+// go to docs/screenshots/web-ios-NAME.png and web-android-NAME.png.
 //
 // Without build/web or Chromium they skip, saying so; under CI they fail.
 
@@ -220,6 +220,7 @@ type phone struct {
 	t     testing.TB
 	shots string // the folder of this test's screenshots
 	n     int
+	kind  string // "ios" or "android", in the docs' screenshots' names
 }
 
 // newPhone starts Chromium as a phone with the user agent ua, the
@@ -227,7 +228,10 @@ type phone struct {
 func newPhone(t testing.TB, ua, origin string) *phone {
 	t.Helper()
 	b := browsertest.New(t, browsertest.Options{Timeout: 4 * time.Minute})
-	p := &phone{Browser: b, t: t, shots: filepath.Join(repo, "build", "test-shots", t.Name())}
+	p := &phone{Browser: b, t: t, shots: filepath.Join(repo, "build", "test-shots", t.Name()), kind: "android"}
+	if ua == browsertest.IPhone {
+		p.kind = "ios"
+	}
 	os.RemoveAll(p.shots)
 	b.Do(browsertest.Phone(ua), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		for _, name := range []string{"clipboard-read", "clipboard-write"} {
@@ -443,12 +447,12 @@ func (p *phone) shot(name string) {
 	p.Screenshot(filepath.Join(p.shots, fmt.Sprintf("%02d-%s.png", p.n, name)))
 }
 
-// doc saves a screenshot as docs/screenshots/web-NAME.png, in CSS pixels
-// (390 by 844), when IBKEY_SCREENSHOTS=1, and as a step anyway.
+// doc saves a screenshot as docs/screenshots/web-KIND-NAME.png, in CSS
+// pixels (390 by 844), when IBKEY_SCREENSHOTS=1, and as a step anyway.
 func (p *phone) doc(name string) {
 	p.t.Helper()
 	p.shot(name)
 	if os.Getenv("IBKEY_SCREENSHOTS") == "1" {
-		p.ScreenshotCSS(filepath.Join(repo, "docs", "screenshots", "web-"+name+".png"))
+		p.ScreenshotCSS(filepath.Join(repo, "docs", "screenshots", "web-"+p.kind+"-"+name+".png"))
 	}
 }
