@@ -46,14 +46,17 @@
 	};
 
 	// Sends the change from last to now: the characters erased at the end
-	// of last, then the ones added.
+	// of last, then the ones added (characters, not UTF-16 units: an emoji
+	// is one).
 	const send = (now) => {
+		const was = [...last];
+		const is = [...now];
 		let same = 0;
-		while (same < last.length && same < now.length && last[same] === now[same]) {
+		while (same < was.length && same < is.length && was[same] === is[same]) {
 			same++;
 		}
-		const deleted = [...last.slice(same)].length;
-		const inserted = now.slice(same);
+		const deleted = was.length - same;
+		const inserted = is.slice(same).join('');
 		last = now;
 		const to = globalThis.ibkeyKeyboard;
 		if ((deleted > 0 || inserted !== '') && typeof to === 'function') {
