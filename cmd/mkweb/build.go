@@ -266,6 +266,10 @@ func compressible(name string) bool {
 // there: same name, same content.
 func (s site) writeTo(dir string, q int) error {
 	dir = filepath.Clean(dir)
+	if s.builtIn(dir, q) {
+		// Left alone: a service serving it sees no moment without it.
+		return nil
+	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
@@ -328,6 +332,38 @@ func (s site) writeTo(dir string, q int) error {
 		return os.RemoveAll(prev)
 	}
 	return nil
+}
+
+// builtIn reports whether the folder dir holds this site already, and
+// nothing else: the same files, compressed at quality q (none when q < 0).
+func (s site) builtIn(dir string, q int) bool {
+	want := map[string]bool{}
+	for name, data := range s {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, data) {
+			return false
+		}
+		want[name] = true
+		if q >= 0 && compressible(name) {
+			want[name+".br"], want[name+".gz"] = true, true
+		}
+	}
+	if q >= 0 {
+		if old, err := os.ReadFile(filepath.Join(dir, qualityFile)); err != nil || string(old) != strconv.Itoa(q) {
+			return false
+		}
+		want[qualityFile] = true
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != len(want) {
+		return false
+	}
+	for _, e := range ents {
+		if !want[e.Name()] || !e.Type().IsRegular() {
+			return false
+		}
+	}
+	return true
 }
 
 // qualityFile, in the folder, says at which brotli quality its .br files

@@ -239,8 +239,12 @@ func TestWriteTo(t *testing.T) {
 	if q < 0 {
 		return
 	}
-	// Again: the versioned files' compressed forms are taken as they
-	// are; the others are made anew.
+	// A new build (another wasm_exec.js): the unchanged versioned files'
+	// compressed forms are taken as they are; the others are made anew.
+	s2, err := build(module, []byte("// wasm_exec.js, the next Go"), testIcon())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mod string
 	for name := range s {
 		if strings.HasSuffix(name, ".wasm") {
@@ -254,7 +258,7 @@ func TestWriteTo(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "sw.js.br"), mark, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.writeTo(dir, q); err != nil {
+	if err := s2.writeTo(dir, q); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, mod+".br")); !bytes.Equal(got, mark) {
@@ -262,6 +266,18 @@ func TestWriteTo(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "sw.js.br")); bytes.Equal(got, mark) {
 		t.Errorf("sw.js.br was kept")
+	}
+	// The same build again leaves the folder alone: a service serving it
+	// never misses it.
+	before, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.writeTo(dir, q); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(dir); err != nil || !os.SameFile(before, after) {
+		t.Errorf("the same build replaced the folder: %v", err)
 	}
 	// At another quality, everything is made anew.
 	if err := s.writeTo(dir, q+1); err != nil {
