@@ -16,6 +16,7 @@ import (
 	"ibkey/app"
 	"ibkey/app/demo"
 	"ibkey/app/device"
+	"ibkey/app/web"
 )
 
 func main() {
@@ -46,7 +47,9 @@ func main() {
 	if path := os.Getenv("IBKEY_SCREEN_LOG"); path != "" {
 		opts.OnScreen = screenLog(path)
 	}
-	app.New(a, opts).ShowAndRun()
+	u := app.New(a, opts)
+	web.Start(u) // in a browser: the page's keyboard and enrollment links
+	u.ShowAndRun()
 }
 
 // screenLog appends the id of each screen shown to the file at path, one

@@ -44,6 +44,9 @@ step "js/wasm tests under node (the web app's packages)"
 PATH="$(go env GOROOT)/lib/wasm:$PATH" GOOS=js GOARCH=wasm \
 	go test -short -skip '^(TestFlippedByte|TestTruncated)$' ./authcore/... ./platform/... ./internal/atomicfile ./internal/storagetest
 
+step "the web app (build/web, for its browser tests)"
+IBKEY_WEB_BROTLI=5 scripts/web.sh
+
 step "go test -race"
 go test -race -timeout 20m ./...
 

@@ -19,13 +19,14 @@ import (
 	"time"
 
 	"ibkey/authcore/verifier"
+	"ibkey/internal/webapp"
 	"ibkey/portal"
 	"ibkey/portal/web"
 )
 
 func init() {
 	commands["serve"] = command{
-		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--max-failures N] [--sends-user-hour N] [--sends-user-day N] [--sends-phone-hour N] [--sends-phone-day N] [--ip-rate R] [--account-rate R] [--page-rate R]",
+		"serve --addr HOST:PORT --db FILE [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--dev-outbox [--dev-outbox-public]] [--web DIR] [--lockout N] [--lockout-time D] [--max-failures N] [--sends-user-hour N] [--sends-user-day N] [--sends-phone-hour N] [--sends-phone-day N] [--ip-rate R] [--account-rate R] [--page-rate R]",
 		cmdServe,
 	}
 }
@@ -51,6 +52,7 @@ func cmdServe(e *env, args []string) error {
 	publicURL := fs.String("public-url", "", "the service's URL in enrollment links (default: the scheme and host the browser used)")
 	devOutbox := fs.Bool("dev-outbox", false, "serve the developer outbox page (/outbox) with the SMS and voice codes")
 	devOutboxPublic := fs.Bool("dev-outbox-public", false, "allow --dev-outbox on a non-loopback --addr, to any client")
+	webDir := fs.String("web", "", "serve the web app that make web builds (build/web) at /app/")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -92,6 +94,10 @@ func cmdServe(e *env, args []string) error {
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	webApp, err := openWebApp(*webDir)
+	if err != nil {
+		return err
+	}
 	if *outbox == "" {
 		*outbox = filepath.Join(filepath.Dir(*dbPath), "outbox.jsonl")
 		fmt.Fprintf(e.stderr, "ibkey: activation codes go to %s\n", *outbox)
@@ -122,9 +128,12 @@ func cmdServe(e *env, args []string) error {
 		return err
 	}
 	srv.MountWeb(web.Options{
-		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader,
+		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, WebApp: webApp != nil, Rand: rand.Reader,
 		PageRate: *pageRate, PageBurst: 5 * *pageRate,
 	}, *publicURL)
+	if webApp != nil {
+		srv.Mux().Handle(webapp.Prefix, webApp)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"ibkey/authcore/digits"
 	"ibkey/authcore/protocol"
+	"ibkey/internal/webapp"
 )
 
 // Limits on what a form may carry; longer values are refused before the
@@ -596,7 +597,22 @@ func (h *handler) devicePage(q *request) {
 		h.redirect(q, "/stepup?for=device", f)
 		return
 	}
-	h.render(q, http.StatusOK, "device", view{Title: "Add a device", Enrollment: e})
+	h.render(q, http.StatusOK, "device", view{Title: "Add a device", Enrollment: e, AppLink: h.appLink(e)})
+}
+
+// appLink is the web app's link for the enrollment e when the service
+// serves the web app, else "": SERVICE/app/#enroll=SESSIONID, the Session
+// ID in the fragment, which the browser keeps to itself (no server log
+// sees it). A phone's camera opens it in the browser.
+func (h *handler) appLink(e *Enrollment) string {
+	if !h.opt.WebApp {
+		return ""
+	}
+	service, session, err := protocol.ParseEnrollLink(e.Link)
+	if err != nil || service == "" {
+		return ""
+	}
+	return service + webapp.Prefix + "#enroll=" + protocol.FormatSessionID(session)
 }
 
 // qrSize is the QR code's side in pixels; the page shows it at 256 CSS
@@ -609,7 +625,11 @@ func (h *handler) deviceQR(q *request) {
 		http.NotFound(q.w, q.r)
 		return
 	}
-	png, err := qrcode.Encode(e.Link, qrcode.Medium, qrSize)
+	link := e.Link
+	if app := h.appLink(e); app != "" {
+		link = app
+	}
+	png, err := qrcode.Encode(link, qrcode.Medium, qrSize)
 	if err != nil {
 		h.fault(q.w, q.r, err)
 		return
