@@ -64,8 +64,18 @@ for pkg in $(go list ./...); do
 		echo "$pkg $f"
 		log=$(mktemp)
 		if ! go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1; then
-			grep -v '^fuzz: elapsed' "$log" | tail -40
-			exit 1
+			# Go 1.26's fuzz coordinator can report its own -fuzztime deadline
+			# as a failure when a loaded machine slows a worker's stop
+			# (go.dev/issue/75804, fixed in Go 1.27): a bare "context
+			# deadline exceeded" with no failing input written. Then the
+			# corpus is replayed, and only a failure there counts.
+			if grep -q '^    context deadline exceeded$' "$log" && ! grep -q 'Failing input written' "$log" &&
+				go test -count=1 -run "^$f\$" "$pkg" >>"$log" 2>&1; then
+				echo "  (the fuzz coordinator's deadline race, go.dev/issue/75804; the corpus replays clean)"
+			else
+				grep -v '^fuzz: elapsed' "$log" | tail -40
+				exit 1
+			fi
 		fi
 		rm -f "$log"
 	done
