@@ -4,7 +4,7 @@
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 export PATH := $(PATH):$(dir $(GO))
 
-.PHONY: run test build cli fuzz bench bench-service
+.PHONY: run test build cli web fuzz bench bench-service
 
 run:
 	scripts/deps.sh run
@@ -21,6 +21,12 @@ build:
 
 cli:
 	$(GO) build -o ibkey ./cmd/ibkey
+
+# The app as a web app in build/web: ibkey serve --web build/web serves it
+# at /app/ (docs/WEB.md).
+web:
+	scripts/deps.sh run
+	GO=$(GO) scripts/web.sh
 
 FUZZTIME ?= 60s
 fuzz:

@@ -1,196 +1,54 @@
 package app
 
-import (
-	"context"
-	"errors"
-	"time"
+import "ibkey/app/auth"
+
+// The names of package auth, the contract between the UI and an
+// authenticator, as the UI and its callers use them.
+type (
+	Authenticator = auth.Authenticator
+	User          = auth.User
+	Gate          = auth.Gate
+	Channel       = auth.Channel
+	Enrollment    = auth.Enrollment
+	Activation    = auth.Activation
+	Protection    = auth.Protection
+	Unlock        = auth.Unlock
+	Event         = auth.Event
+	LoginRequest  = auth.LoginRequest
+	RequestKey    = auth.RequestKey
+	DenyReason    = auth.DenyReason
+	Delivery      = auth.Delivery
 )
 
-// Authenticator is everything the UI asks of the authenticator: the users on
-// this device, enrollment with the service, responses to challenges,
-// seamless approvals and the inbox. It holds the crypto and the network; the
-// UI holds neither. The app's adapter implements it over the vault and the
-// service's client; [Fake] implements it in memory for tests and --demo.
-//
-// Methods that take a context may talk to the service; they are called from
-// a goroutine, never from the UI's. The others are local and fast.
-type Authenticator interface {
-	// Users lists the users on this device, in a stable order.
-	Users() ([]User, error)
-
-	// StartEnrollment sends username and password to service (a base URL;
-	// "" is the default service) and has an activation code sent by
-	// channel. ErrBadCredentials when the service refuses them.
-	StartEnrollment(ctx context.Context, service, username, password string, channel Channel) (Enrollment, error)
-	// EnrollWithLink starts an enrollment from the link of the Client
-	// Portal's QR code or from the Session ID it shows. When the
-	// enrollment's NeedsCode is false, Activate takes an empty code.
-	EnrollWithLink(ctx context.Context, link string) (Enrollment, error)
-	// Resend sends a new activation code by channel. ErrRateLimited when
-	// it is too early (see Enrollment.ResendAfter).
-	Resend(ctx context.Context, e Enrollment, channel Channel) (Enrollment, error)
-	// Activate activates this device with the activation code and protects
-	// the new user's secret as p says. ErrBadCode when the code is wrong,
-	// ErrExpired when the enrollment is over. The user is called
-	// e.Username unless another device user has that name.
-	Activate(ctx context.Context, e Enrollment, code string, p Protection) (User, error)
-
-	// Respond turns a challenge (digits only) into the response string to
-	// type into the login page. A wrong PIN gives a wrong response, never
-	// an error: only the service can tell.
-	Respond(user, challenge string, u Unlock) (string, error)
-	// DSC is the soft DSC+ card of a card user: the card's PIN and the
-	// challenge give the 8-digit response.
-	DSC(user, pin, challenge string) (string, error)
-
-	// Watch delivers connectivity changes and seamless login requests for
-	// every user on this device until ctx ends, then closes the channel.
-	Watch(ctx context.Context) <-chan Event
-	// Approve answers a login request with the number chosen among its
-	// three, after the unlock. ErrWrongNumber when it is not the browser's,
-	// ErrExpired when the request is over, ErrOffline when the service
-	// cannot be reached.
-	Approve(ctx context.Context, r LoginRequest, number int, u Unlock) error
-	// Deny refuses a login request, saying why.
-	Deny(ctx context.Context, r LoginRequest, reason DenyReason) error
-
-	// Rename gives a user another name on this device.
-	Rename(user, name string) error
-	// Remove deletes a user from this device.
-	Remove(ctx context.Context, user string) error
-	// ChangePIN seals a user's secret under a new PIN. When the service is
-	// reachable the old PIN is first proved to it (ErrWrongPIN); offline
-	// it is not checked.
-	ChangePIN(ctx context.Context, user, old, new string) error
-	// Inbox opens the deliveries (temporary passwords) sealed to this
-	// device for a user, after the unlock is proved to the service.
-	Inbox(ctx context.Context, user string, u Unlock) ([]Delivery, error)
-}
-
-// User is a user on this device, as the UI shows it: no secret.
-type User struct {
-	Name    string // the name on this device ("Alice", "Joint account")
-	Account string // the service's account number
-	Service string // the service's base URL
-	Gate    Gate
-	// Active reports whether this device is the user's active IB Key
-	// device: activating another device retires this one.
-	Active   bool
-	Device   string    // this device's id at the service
-	LastUsed time.Time // zero until the first unlock
-}
-
-// Gate says how a user's secret is opened (the vault's gate names).
-type Gate string
-
-// The gates.
+// The gates, channels and denial reasons.
 const (
-	GatePIN          Gate = "pin"
-	GateBiometric    Gate = "biometric"
-	GatePINBiometric Gate = "pin+biometric"
-	GateCard         Gate = "card" // a soft DSC+: the PIN is an input of the response
+	GatePIN          = auth.GatePIN
+	GateBiometric    = auth.GateBiometric
+	GatePINBiometric = auth.GatePINBiometric
+	GateCard         = auth.GateCard
+
+	SMS   = auth.SMS
+	Voice = auth.Voice
+
+	DenyFraud   = auth.DenyFraud
+	DenyMistake = auth.DenyMistake
+
+	PlaceLocal = auth.PlaceLocal
 )
 
-// HasPIN reports whether the gate takes a PIN.
-func (g Gate) HasPIN() bool { return g == GatePIN || g == GatePINBiometric || g == GateCard }
-
-// HasBiometric reports whether the gate takes a biometric check.
-func (g Gate) HasBiometric() bool { return g == GateBiometric || g == GatePINBiometric }
-
-// Channel is how an activation code is sent.
-type Channel string
-
-// The channels.
-const (
-	SMS   Channel = "sms"
-	Voice Channel = "voice"
-)
-
-// Enrollment is an enrollment under way.
-type Enrollment struct {
-	ID          string
-	Service     string
-	Username    string
-	Channel     Channel
-	To          string // the phone number, masked: "+1 ••• ••• 0123"
-	NeedsCode   bool   // false when a portal link carries the enrollment
-	ExpiresAt   time.Time
-	ResendAfter time.Time
-}
-
-// Protection is how a new user's secret is sealed: a PIN (Android, and
-// iOS without biometrics), a biometric check, or both.
-type Protection struct {
-	PIN       string
-	Biometric bool
-}
-
-// Unlock opens a user's secret for one operation: a PIN, or a biometric
-// check whose system prompt shows Reason.
-type Unlock struct {
-	PIN       string
-	Biometric bool
-	Reason    string
-}
-
-// Event is what Watch delivers: a connectivity change (Request nil) or a
-// seamless login request.
-type Event struct {
-	Online  bool
-	Request *LoginRequest
-}
-
-// LoginRequest is a seamless login waiting for the person's answer.
-type LoginRequest struct {
-	ID        string
-	User      string // the device user it is for
-	App       string // "Client Portal"
-	Place     string // "Zurich, CH"
-	IP        string
-	Browser   string
-	Time      time.Time
-	ExpiresAt time.Time
-	Numbers   [3]int // one of them is the browser's
-}
-
-// PlaceLocal is the Place of a login from a loopback or private address:
-// the UI shows it as "this network", translated.
-const PlaceLocal = "this network"
-
-// DenyReason says why a login request is refused.
-type DenyReason string
-
-// The reasons.
-const (
-	DenyFraud   DenyReason = "fraud"   // "I did not try to log in"
-	DenyMistake DenyReason = "mistake" // "I tried, but by mistake"
-)
-
-// Delivery is a message sealed to this device, opened.
-type Delivery struct {
-	Label   string // "Temporary password"
-	Text    string
-	Created time.Time
-}
-
-// ChallengeLifetime is how long a login challenge, and so its response, is
-// useful.
-const ChallengeLifetime = 3 * time.Minute
-
-// Errors an Authenticator returns for outcomes the UI explains; wrap them
-// with detail.
+// The outcomes the UI explains (see auth).
 var (
-	ErrOffline        = errors.New("app: the service cannot be reached")
-	ErrBadCredentials = errors.New("app: wrong username or password")
-	ErrBadCode        = errors.New("app: wrong activation code")
-	ErrBadLink        = errors.New("app: not an enrollment link or Session ID")
-	ErrExpired        = errors.New("app: expired or already used")
-	ErrRateLimited    = errors.New("app: too many requests")
-	ErrLocked         = errors.New("app: locked after too many failures")
-	ErrWrongNumber    = errors.New("app: not the number shown in the browser")
-	ErrWrongPIN       = errors.New("app: wrong PIN")
-	ErrBadPIN         = errors.New("app: PIN must be 4 to 6 characters and not easy to guess")
-	ErrCancelled      = errors.New("app: cancelled")
-	ErrNotFound       = errors.New("app: no such user")
-	ErrExists         = errors.New("app: a user has that name")
+	ErrOffline        = auth.ErrOffline
+	ErrBadCredentials = auth.ErrBadCredentials
+	ErrBadCode        = auth.ErrBadCode
+	ErrBadLink        = auth.ErrBadLink
+	ErrExpired        = auth.ErrExpired
+	ErrRateLimited    = auth.ErrRateLimited
+	ErrLocked         = auth.ErrLocked
+	ErrWrongNumber    = auth.ErrWrongNumber
+	ErrWrongPIN       = auth.ErrWrongPIN
+	ErrBadPIN         = auth.ErrBadPIN
+	ErrCancelled      = auth.ErrCancelled
+	ErrNotFound       = auth.ErrNotFound
+	ErrExists         = auth.ErrExists
 )

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"runtime"
-
 	"fyne.io/fyne/v2"
 
 	"ibkey/platform"
@@ -61,7 +59,7 @@ func DetectFlavor(mobile bool, goos string, preference Flavor) Flavor {
 }
 
 func detectFlavor(a fyne.App) Flavor {
-	return DetectFlavor(fyne.CurrentDevice().IsMobile(), runtime.GOOS, ParseFlavor(a.Preferences().String(prefFlavor)))
+	return DetectFlavor(fyne.CurrentDevice().IsMobile(), hostOS(), ParseFlavor(a.Preferences().String(prefFlavor)))
 }
 
 // words are the labels that differ between the flavors: data, not ifs.

@@ -50,8 +50,8 @@ func tour(t *testing.T, fl Flavor, snap func(x *fixture, name string)) {
 	} else {
 		x.tap("send")
 	}
-	x.typeIn("pin", "2580")
-	x.typeIn("pin2", "2580")
+	x.typeIn("pin", "3917")
+	x.typeIn("pin2", "3917")
 	snap(x, "15-add-user-pin")
 	x.tap("activate")
 	snap(x, "16-add-user-done")
@@ -62,6 +62,27 @@ func tour(t *testing.T, fl Flavor, snap func(x *fixture, name string)) {
 	x.tap("use-link")
 	x.typeIn("link", "ABCD-1234")
 	snap(x, "17-add-user-session-id")
+	x.u.lock()
+	// bob again: the warning before replacing.
+	x.tap("services")
+	x.tap("authenticate")
+	x.tap("add-user")
+	x.tap("continue")
+	x.typeIn("username", "bob")
+	x.typeIn("password", "secret")
+	x.tap("continue")
+	x.typeIn("code", "123456")
+	x.tap(map[Flavor]string{IOS: "activate", Android: "send"}[fl])
+	snap(x, "18-add-user-replace")
+	x.tap("cancel")
+	// A DSC+ card: its PIN first.
+	x.tap("add-card")
+	x.typeIn("username", "carl")
+	x.typeIn("password", "secret")
+	x.tap("continue")
+	x.typeIn("pin", "4826")
+	x.typeIn("pin2", "4826")
+	snap(x, "19-add-card-pin")
 	x.u.lock()
 
 	// Generate.

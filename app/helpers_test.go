@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"ibkey/app/demo"
 	"ibkey/platform"
 )
 
@@ -21,7 +22,7 @@ var testNow = time.Date(2025, 3, 4, 14, 30, 0, 0, time.UTC)
 type fixture struct {
 	t    *testing.T
 	u    *UI
-	fake *Fake
+	fake *demo.Fake
 	bio  *platform.FakeBiometrics
 }
 
@@ -42,7 +43,7 @@ func newFixtureWith(t *testing.T, flavor Flavor, users bool) *fixture {
 		kind = platform.FaceID
 	}
 	bio := platform.NewFakeBiometrics(kind, nil)
-	f := NewFake()
+	f := demo.NewFake()
 	f.Bio = bio
 	f.Now = func() time.Time { return testNow }
 	if users {
@@ -138,12 +139,14 @@ func (x *fixture) texts() []string {
 	return out
 }
 
-// see fails unless some text of the window contains each of want.
+// see fails unless some text of the window contains each of want (a
+// wrapped paragraph's lines read as one, joined by spaces).
 func (x *fixture) see(want ...string) {
 	x.t.Helper()
 	all := strings.Join(x.texts(), "\n")
+	joined := strings.Join(x.texts(), " ")
 	for _, w := range want {
-		if !strings.Contains(all, w) {
+		if !strings.Contains(all, w) && !strings.Contains(joined, w) {
 			x.t.Errorf("screen %q does not show %q; it shows:\n%s", x.u.current(), w, all)
 		}
 	}
@@ -152,7 +155,7 @@ func (x *fixture) see(want ...string) {
 // notSee fails if some text of the window contains s.
 func (x *fixture) notSee(s string) {
 	x.t.Helper()
-	if all := strings.Join(x.texts(), "\n"); strings.Contains(all, s) {
+	if all := strings.Join(x.texts(), "\n"); strings.Contains(all, s) || strings.Contains(strings.Join(x.texts(), " "), s) {
 		x.t.Errorf("screen %q shows %q:\n%s", x.u.current(), s, all)
 	}
 }

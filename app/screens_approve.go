@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 
 	"fyne.io/fyne/v2"
@@ -14,27 +15,81 @@ import (
 // approvalState is the seamless login being answered.
 type approvalState struct {
 	req    LoginRequest
-	number int // 0 until one is chosen
-	depth  int // the stack's depth before the approval screens
+	number int    // 0 until one is chosen
+	typed  string // digits typed toward a number
+	depth  int    // the stack's depth before the approval screens
+	// answering is true while this app's answer is on its way: the
+	// request's end (Over) then comes from the answer itself.
+	answering bool
 	// outcome of the answer, for the result screen.
 	title, text string
-	ok          bool
+	ok, gone    bool
 }
 
 // handleEvent takes an event from Watch, on the UI's goroutine.
 func (u *UI) handleEvent(ev Event) {
 	wasOnline := u.online
 	u.online = ev.Online
-	if ev.Request != nil {
-		u.requests = append(u.requests, *ev.Request)
+	changed := wasOnline != u.online
+	if ev.Over != nil {
+		changed = u.requestOver(*ev.Over) || changed
+	}
+	if r := ev.Request; r != nil && !slices.ContainsFunc(u.requests, func(x LoginRequest) bool { return x.Key() == r.Key() }) {
+		u.requests = append(u.requests, *r)
 		if !u.inApproval() {
 			u.showNextRequest()
 			return
 		}
+		changed = true
 	}
-	if wasOnline != u.online && (u.current() == "home" || u.current() == "2fa" || u.current() == "authenticate") {
+	if changed && (u.current() == "home" || u.current() == "2fa" || u.current() == "authenticate") {
 		u.render()
 	}
+}
+
+// requestOver drops a request that is no longer waiting. When its
+// approval is shown and not being answered from here, the approval ends
+// with a word; it reports whether the list changed.
+func (u *UI) requestOver(k RequestKey) bool {
+	n := len(u.requests)
+	u.requests = slices.DeleteFunc(u.requests, func(r LoginRequest) bool { return r.Key() == k })
+	if u.inApproval() && u.approval.req.Key() == k && !u.approval.answering && u.current() != "approve-result" {
+		u.approval.gone = true
+		u.finishApproval(false, T("No longer waiting"), T("This login was answered in the browser, refused, or has expired. There is nothing to do here."))
+	}
+	return len(u.requests) != n
+}
+
+// dropRequestsOf drops the requests sent to device (its user was removed).
+func (u *UI) dropRequestsOf(device string) {
+	for _, r := range slices.Clone(u.requests) {
+		if r.Device == device {
+			u.requestOver(r.Key())
+		}
+	}
+}
+
+// requestUser is the name of the user a request is for now: it follows a
+// rename (the request names the device, which does not change).
+func (u *UI) requestUser(r LoginRequest) string {
+	if us, ok := u.userOfDevice(r.Device); ok {
+		return us.Name
+	}
+	return r.User
+}
+
+// userOfDevice is the user whose device id is device.
+func (u *UI) userOfDevice(device string) (User, bool) {
+	if device == "" {
+		return User{}, false
+	}
+	users, _ := u.auth.Users()
+	for _, us := range users {
+		if us.Device == device {
+			return us, true
+		}
+	}
+	return User{}, false
 }
 
 // placeText is where a request comes from: the place and the address, or
@@ -68,8 +123,13 @@ func (u *UI) showNextRequest() {
 }
 
 // approveScreen shows the request's context and its three numbers.
+// The keyboard chooses too: the number's two digits, then Enter.
 func (u *UI) approveScreen() screen {
-	return screen{id: "approve", title: T("Login request"), build: func() fyne.CanvasObject {
+	return screen{id: "approve", title: T("Login request"), onRune: u.approveRune, onKey: func(k *fyne.KeyEvent) {
+		if (k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter) && u.approval.number != 0 {
+			u.approveUnlock()
+		}
+	}, build: func() fyne.CanvasObject {
 		r := u.approval.req
 		now := u.opts.Now()
 		when := r.Time.In(now.Location()).Format("15:04")
@@ -77,11 +137,11 @@ func (u *UI) approveScreen() screen {
 			when += " · " + T("just now")
 		}
 		form := widget.NewForm(
-			widget.NewFormItem(T("User"), widget.NewLabel(r.User)),
-			widget.NewFormItem(T("Application"), widget.NewLabel(r.App)),
-			widget.NewFormItem(T("Place"), widget.NewLabel(placeText(r))),
-			widget.NewFormItem(T("Browser"), widget.NewLabel(r.Browser)),
-			widget.NewFormItem(T("Time"), widget.NewLabel(when)),
+			widget.NewFormItem(T("User"), value(u.requestUser(r))),
+			widget.NewFormItem(T("Application"), value(r.App)),
+			widget.NewFormItem(T("Place"), value(placeText(r))),
+			widget.NewFormItem(T("Browser"), value(r.Browser)),
+			widget.NewFormItem(T("Time"), value(when)),
 		)
 		nums := container.NewGridWithColumns(3)
 		for _, n := range r.Numbers {
@@ -112,11 +172,36 @@ func (u *UI) approveScreen() screen {
 	}}
 }
 
+// approveRune takes a digit typed on the approval: two digits that are one
+// of the request's numbers choose it.
+func (u *UI) approveRune(r rune) {
+	if r < '0' || r > '9' {
+		return
+	}
+	u.approval.typed += string(r)
+	if len(u.approval.typed) < 2 {
+		return
+	}
+	typed := u.approval.typed
+	u.approval.typed = ""
+	for _, n := range u.approval.req.Numbers {
+		if strconv.Itoa(n) == typed {
+			u.approval.number = n
+			u.replace(u.approveScreen())
+			return
+		}
+	}
+	u.setMessage(T("{{.Number}} is not one of the three numbers. Type the number shown in your browser.", map[string]any{"Number": typed}), true)
+}
+
 // approveUnlock asks the PIN or the biometric check, then approves.
 func (u *UI) approveUnlock() {
 	r := u.approval.req
 	gate := u.gateOf(r.User)
-	reason := T("Approve the login of {{.User}}", map[string]any{"User": r.User})
+	if us, ok := u.userOfDevice(r.Device); ok {
+		gate = us.Gate
+	}
+	reason := T("Approve the login of {{.User}}", map[string]any{"User": u.requestUser(r)})
 	switch {
 	case u.words.PINBeforeCode && gate.HasPIN():
 		u.push(u.unlockScreen("approve-unlock", T("Approve"), u.approve))
@@ -140,16 +225,27 @@ func (u *UI) gateOf(name string) Gate {
 
 func (u *UI) approve(un Unlock) {
 	r, n := u.approval.req, u.approval.number
+	u.approval.answering = true
 	u.async(func(ctx context.Context) error {
 		return u.auth.Approve(ctx, r, n, un)
 	}, func(err error) {
+		u.approval.answering = false
 		switch {
 		case err == nil:
 			u.finishApproval(true, T("Approved"), T("You are logging in. Go back to your browser."))
 		case errors.Is(err, ErrOffline):
 			u.online = false
 			u.replace(u.offlineScreen())
-		case errors.Is(err, ErrWrongPIN), errors.Is(err, ErrCancelled), errors.Is(err, ErrBadPIN):
+		case errors.Is(err, ErrWrongPIN):
+			// The service refused the response and spent the request.
+			u.finishApproval(false, T("Not approved"), T("Wrong PIN. The login was refused: start it again in the browser."))
+		case errors.Is(err, ErrCancelled), errors.Is(err, ErrBadPIN):
+			// Nothing reached the service: try again, unless the request
+			// ended meanwhile.
+			if !slices.ContainsFunc(u.requests, func(x LoginRequest) bool { return x.Key() == r.Key() }) {
+				u.finishApproval(false, T("No longer waiting"), T("This login was answered in the browser, refused, or has expired. There is nothing to do here."))
+				return
+			}
 			u.showError(err)
 		default:
 			u.finishApproval(false, T("Not approved"), explain(err))
@@ -174,9 +270,11 @@ func (u *UI) denyScreen() screen {
 
 func (u *UI) deny(reason DenyReason) {
 	r := u.approval.req
+	u.approval.answering = true
 	u.async(func(ctx context.Context) error {
 		return u.auth.Deny(ctx, r, reason)
 	}, func(err error) {
+		u.approval.answering = false
 		switch {
 		case errors.Is(err, ErrOffline):
 			u.online = false
@@ -193,31 +291,29 @@ func (u *UI) deny(reason DenyReason) {
 
 // finishApproval forgets the request and shows the outcome.
 func (u *UI) finishApproval(ok bool, title, text string) {
-	u.dropRequest(u.approval.req.ID)
+	u.dropRequest(u.approval.req.Key())
 	u.approval.ok, u.approval.title, u.approval.text = ok, title, text
 	u.stack = u.stack[:u.approval.depth]
 	u.push(u.approveResultScreen())
 }
 
-func (u *UI) dropRequest(id string) {
-	for i, r := range u.requests {
-		if r.ID == id {
-			u.requests = append(u.requests[:i], u.requests[i+1:]...)
-			return
-		}
-	}
+func (u *UI) dropRequest(k RequestKey) {
+	u.requests = slices.DeleteFunc(u.requests, func(r LoginRequest) bool { return r.Key() == k })
 }
 
 // approveResultScreen says how it went.
 func (u *UI) approveResultScreen() screen {
 	return screen{id: "approve-result", title: T("Login request"), build: func() fyne.CanvasObject {
 		icon := theme.ConfirmIcon()
-		if !u.approval.ok {
+		switch {
+		case u.approval.gone:
+			icon = theme.InfoIcon()
+		case !u.approval.ok:
 			icon = theme.ErrorIcon()
 		}
 		return container.NewVBox(
 			container.NewCenter(container.NewGridWrap(fyne.NewSize(64, 64), widget.NewIcon(icon))),
-			widget.NewLabelWithStyle(u.approval.title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
+			title(u.approval.title),
 			para(u.approval.text),
 			u.primary("done", T("Done"), u.closeApproval),
 		)
@@ -245,9 +341,9 @@ func (u *UI) offlineScreen() screen {
 			para(T("This phone cannot reach the service, so it cannot approve the login.")),
 			para(T("In the browser choose to log in with a challenge, then generate the response here: it works without a connection.")),
 			u.primary("fallback-generate", T(u.words.Generate), func() {
-				u.dropRequest(r.ID)
+				u.dropRequest(r.Key())
 				u.stack = u.stack[:u.approval.depth]
-				u.startGenerate(r.User)
+				u.startGenerate(u.requestUser(r))
 			}),
 			u.button("retry", T("Try again"), theme.ViewRefreshIcon(), func() { u.replace(u.approveScreen()) }),
 		)

@@ -60,7 +60,8 @@ func (u *UI) startDSC(name string) {
 	case 0:
 		u.push(screen{id: "dsc-none", title: T("DSC+ card"), build: func() fyne.CanvasObject {
 			return container.NewVBox(heading(T("No DSC+ card on this device")),
-				para(T("A soft DSC+ card is a user whose responses take the card's 4-digit PIN. Import one with the command line: ibkey users import.")))
+				para(T("A soft DSC+ card is a user whose responses take the card's 4-digit PIN. Add one with the username and password of the account, and the security code sent to its phone.")),
+				u.primary("add-card", T("Add a DSC+ card"), u.startEnrollCard))
 		}})
 	case 1:
 		open(cards[0])
@@ -69,9 +70,24 @@ func (u *UI) startDSC(name string) {
 	}
 }
 
-// dscScreen draws the card: its name, the LCD and the keypad.
+// dscScreen draws the card: its name, the LCD and the keypad. The
+// keyboard works the keypad too: digits, Enter for OK, Backspace for the
+// last digit, Delete for ◄.
 func (u *UI) dscScreen() screen {
-	return screen{id: "dsc", title: T("DSC+ card"), build: func() fyne.CanvasObject {
+	return screen{id: "dsc", title: T("DSC+ card"), onRune: func(r rune) {
+		if r >= '0' && r <= '9' {
+			u.dscKey(string(r))
+		}
+	}, onKey: func(k *fyne.KeyEvent) {
+		switch k.Name {
+		case fyne.KeyReturn, fyne.KeyEnter:
+			u.dscKey("ok")
+		case fyne.KeyBackspace:
+			u.dscBackspace()
+		case fyne.KeyDelete:
+			u.dscKey("clr")
+		}
+	}, build: func() fyne.CanvasObject {
 		d := &u.dsc
 		d.prompt = canvas.NewText("", cardInk)
 		d.prompt.TextStyle = fyne.TextStyle{Monospace: true}
@@ -107,7 +123,7 @@ func (u *UI) dscScreen() screen {
 		brand.TextSize = 22
 		sub := canvas.NewText(T("Digital Security Card+"), cardWhite)
 		sub.TextSize = 11
-		owner := canvas.NewText(d.user, cardWhite)
+		owner := canvas.NewText(short(d.user), cardWhite)
 		owner.TextSize = 12
 		owner.Alignment = fyne.TextAlignTrailing
 		cardBG := canvas.NewRectangle(cardBlue)
@@ -137,6 +153,20 @@ func (u *UI) dscRefresh() {
 	}
 	d.prompt.Refresh()
 	d.display.Refresh()
+}
+
+// dscBackspace takes back the last digit typed.
+func (u *UI) dscBackspace() {
+	d := &u.dsc
+	switch {
+	case d.stage == dscPIN && d.pin != "":
+		d.pin = d.pin[:len(d.pin)-1]
+	case d.stage == dscChallenge && d.chal != "":
+		d.chal = d.chal[:len(d.chal)-1]
+	default:
+		return
+	}
+	u.dscRefresh()
 }
 
 // dscKey presses a key of the card.

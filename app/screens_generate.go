@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -15,7 +14,6 @@ type genState struct {
 	user      User
 	challenge string
 	response  string
-	until     time.Time
 }
 
 // startGenerate opens Generate Passcode for the user called name, or lets
@@ -28,18 +26,23 @@ func (u *UI) startGenerate(name string) {
 		return
 	}
 	var choice []User
+	cards := 0
 	for _, us := range users {
 		if us.Gate == GateCard {
+			cards++
 			continue
 		}
 		if name == "" || us.Name == name {
 			choice = append(choice, us)
 		}
 	}
-	switch len(choice) {
-	case 0:
+	switch {
+	case len(choice) == 0 && name == "" && cards > 0:
+		// A DSC+ card answers the challenge on its keypad.
+		u.startDSC("")
+	case len(choice) == 0:
 		u.push(u.noUsersScreen())
-	case 1:
+	case len(choice) == 1:
 		u.gen.user = choice[0]
 		u.push(u.generateScreen())
 	default:
@@ -67,7 +70,7 @@ func (u *UI) chooseUserScreen(id, title string, users []User, pick func(User)) s
 		box := container.NewVBox(heading(T("Choose the user")))
 		for _, us := range users {
 			us := us
-			b := u.button("user:"+us.Name, us.Name+"  ·  "+us.Account, theme.AccountIcon(), func() { pick(us) })
+			b := u.button("user:"+us.Name, short(us.Name)+"  ·  "+us.Account, theme.AccountIcon(), func() { pick(us) })
 			b.Alignment = widget.ButtonAlignLeading
 			box.Add(b)
 		}
@@ -89,7 +92,9 @@ func (u *UI) generateScreen() screen {
 			pin = u.password("pin", T("PIN"))
 			box.Add(widget.NewForm(widget.NewFormItem(T("PIN"), pin)))
 		}
-		challenge := u.digits("challenge", "123 456", 6, 3)
+		challenge := u.digits("challenge", "123 456", 6, 3, func(r rune) string {
+			return T("The challenge has digits only: “{{.Char}}” is not one.", map[string]any{"Char": string(r)})
+		}, T("The challenge has 6 digits."))
 		challenge.TextStyle = fyne.TextStyle{Monospace: true}
 		box.Add(widget.NewForm(widget.NewFormItem(T("Challenge"), challenge)))
 		gen := func() {
@@ -152,7 +157,6 @@ func (u *UI) respond(un Unlock) {
 			return
 		}
 		u.gen.response = resp
-		u.gen.until = u.opts.Now().Add(ChallengeLifetime)
 		u.stack = u.stack[:1]
 		u.push(u.responseScreen())
 	})
@@ -173,7 +177,9 @@ func (u *UI) responseScreen() screen {
 				u.app.Clipboard().SetContent(g.response)
 				u.setMessage(T("Copied."), false)
 			}),
-			para(T("Type it into the login page now: it is good for the challenge's 3 minutes, until {{.Until}}.", map[string]any{"Until": g.until.Format("15:04")})),
+			// The app works offline: it cannot know when the page showed
+			// the challenge, so it names no time it could overstate.
+			para(T("Type it into the login page now: it works while the page's challenge does, 3 minutes from when the page showed it.")),
 			u.primary("done", T("Done"), func() { u.stack = u.stack[:1]; u.render() }),
 		)
 	}}

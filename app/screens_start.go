@@ -60,8 +60,9 @@ func (u *UI) homeScreen() screen {
 			box.Add(u.offlineBanner())
 		}
 		if n := len(u.requests); n > 0 {
-			box.Add(widget.NewCard(T("Login request waiting"), T("Someone is logging in as {{.User}}. Is it you?", map[string]any{"User": u.requests[0].User}),
-				u.primary("review", T("Review"), u.showNextRequest)))
+			box.Add(widget.NewCard(T("Login request waiting"), "", container.NewVBox(
+				para(T("Someone is logging in as {{.User}}. Is it you?", map[string]any{"User": u.requestUser(u.requests[0])})),
+				u.primary("review", T("Review"), u.showNextRequest))))
 		}
 		users, err := u.auth.Users()
 		if err != nil {
@@ -90,13 +91,13 @@ func (u *UI) userCard(us User) fyne.CanvasObject {
 		action = u.button("gen:"+name, T(u.words.Generate), theme.ViewRefreshIcon(), func() { u.startGenerate(name) })
 	}
 	action.Importance = widget.HighImportance
-	details := widget.NewLabel(us.Account + " · " + u.gateText(us.Gate))
-	return widget.NewCard(name, "", container.NewVBox(details, u.activeLabel(us), action))
+	details := value(us.Account + " · " + u.gateText(us.Gate))
+	return widget.NewCard(short(name), "", container.NewVBox(details, u.activeLabel(us), action))
 }
 
 func (u *UI) activeLabel(us User) fyne.CanvasObject {
 	if us.Active {
-		return container.NewHBox(widget.NewIcon(theme.ConfirmIcon()), widget.NewLabel(T("Active on this device")))
+		return container.NewBorder(nil, nil, widget.NewIcon(theme.ConfirmIcon()), nil, para(T("Active on this device")))
 	}
 	return container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, para(T("Not active: another device is this user's IB Key")))
 }
@@ -123,9 +124,9 @@ func (u *UI) gateText(g Gate) string {
 
 // offlineBanner says the phone is offline and how to log in anyway.
 func (u *UI) offlineBanner() fyne.CanvasObject {
-	return widget.NewCard(T("You are offline"),
-		T("Login requests cannot reach this phone."),
+	return widget.NewCard(T("You are offline"), "",
 		container.NewVBox(
+			para(T("Login requests cannot reach this phone.")),
 			para(T("In the browser choose to log in with a challenge, then generate the response here: it works without a connection.")),
 			u.button("fallback-generate", T(u.words.Generate), theme.ViewRefreshIcon(), func() { u.startGenerate("") }),
 		))

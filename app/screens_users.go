@@ -20,7 +20,7 @@ func (u *UI) usersScreen() screen {
 		}
 		for _, us := range users {
 			name := us.Name
-			b := u.button("user:"+name, name+"  ·  "+u.gateText(us.Gate), theme.AccountIcon(), func() {
+			b := u.button("user:"+name, short(name)+"  ·  "+u.gateText(us.Gate), theme.AccountIcon(), func() {
 				u.userName = name
 				u.push(u.userScreen())
 			})
@@ -66,11 +66,11 @@ func (u *UI) userScreen() screen {
 		box := container.NewVBox(
 			heading(us.Name),
 			widget.NewForm(
-				widget.NewFormItem(T("Account"), widget.NewLabel(us.Account)),
-				widget.NewFormItem(T("Service"), widget.NewLabel(service)),
-				widget.NewFormItem(T("Protection"), widget.NewLabel(u.gateText(us.Gate))),
-				widget.NewFormItem(T("Device"), widget.NewLabel(us.Device)),
-				widget.NewFormItem(T("Last used"), widget.NewLabel(last)),
+				widget.NewFormItem(T("Account"), value(us.Account)),
+				widget.NewFormItem(T("Service"), value(service)),
+				widget.NewFormItem(T("Protection"), value(u.gateText(us.Gate))),
+				widget.NewFormItem(T("Device"), value(us.Device)),
+				widget.NewFormItem(T("Last used"), value(last)),
 			),
 			u.activeLabel(us),
 			widget.NewSeparator(),
@@ -80,7 +80,7 @@ func (u *UI) userScreen() screen {
 		} else {
 			box.Add(u.button("inbox", T("Inbox"), theme.MailComposeIcon(), func() { u.push(u.inboxUnlockScreen()) }))
 		}
-		if us.Gate.HasPIN() && us.Gate != GateCard {
+		if us.Gate.HasPIN() { // not a card: its PIN is an input, not a seal
 			box.Add(u.button("change-pin", T("Change {{.Secret}}", map[string]any{"Secret": T(u.words.Secret)}), theme.SettingsIcon(), func() { u.push(u.changePINScreen()) }))
 		}
 		box.Add(u.button("rename", T("Rename"), theme.DocumentCreateIcon(), func() { u.push(u.renameScreen()) }))
@@ -118,12 +118,14 @@ func (u *UI) renameScreen() screen {
 func (u *UI) removeScreen() screen {
 	return screen{id: "remove", title: T("Remove"), build: func() fyne.CanvasObject {
 		name := u.userName
+		us, _ := u.userNamed(name)
 		rm := u.button("confirm-remove", T("Remove"), theme.DeleteIcon(), func() {
 			u.async(func(ctx context.Context) error { return u.auth.Remove(ctx, name) }, func(err error) {
 				if err != nil {
 					u.showError(err)
 					return
 				}
+				u.dropRequestsOf(us.Device) // its login requests go with it
 				u.popTo("users")
 				u.setMessage(T("{{.User}} was removed from this device.", map[string]any{"User": name}), false)
 			})

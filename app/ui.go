@@ -1,11 +1,12 @@
 // Package app is ibkey's user interface: the screens and navigation of the
 // iOS and Android flavors, on Fyne. It holds no crypto and no HTTP: it
 // drives an [Authenticator] (the vault and the service behind an adapter,
-// or the in-memory [Fake]), so that tests drive it with fakes.
+// or the in-memory demo of app/demo), so that tests drive it with fakes.
 //
 // # Layout of the package
 //
-//   - auth.go: the Authenticator interface and its types; fake.go: the Fake.
+//   - auth.go: the names of package auth (the Authenticator interface and
+//     its types); app/demo implements it in memory for --demo and the tests.
 //   - ui.go: the UI, navigation and the flavors' chrome (top bar, tab bar).
 //   - screens_*.go: one file per area (start, enroll, generate, approve,
 //     users, dsc, settings).
@@ -16,12 +17,14 @@ import (
 	"context"
 	"errors"
 	"image/color"
+	"strings"
 	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -47,6 +50,10 @@ type Options struct {
 	// NoWatch keeps ShowAndRun from watching for seamless login requests
 	// once the first frame is drawn (tests that feed events themselves).
 	NoWatch bool
+	// OnScreen, when set, is told the id of each screen shown ("login",
+	// "enroll-code", ...), on the UI's goroutine: a readout for drivers
+	// of the real window, which cannot see Fyne's widgets.
+	OnScreen func(id string)
 }
 
 // Preference keys.
@@ -101,6 +108,13 @@ type screen struct {
 	// the Android menu; "" for the pages of a flow.
 	tab   string
 	build func() fyne.CanvasObject
+	// onBack, when set, is what Back does on this screen instead of
+	// going back one screen.
+	onBack func()
+	// onRune and onKey take the keyboard when no entry has the focus
+	// (the DSC+ card's keypad); Escape is Back on every screen.
+	onRune func(rune)
+	onKey  func(*fyne.KeyEvent)
 }
 
 // New builds the UI of a in a new window titled "ibkey" and shows the
@@ -127,6 +141,10 @@ func New(a fyne.App, o Options) *UI {
 	// the window after.
 	a.SetIcon(assets.Icon)
 	u.window.Resize(fyne.NewSize(390, 760))
+	if !fyne.CurrentDevice().IsMobile() {
+		// Ctrl+Q (Cmd+Q on macOS) quits, as desktop apps do.
+		u.window.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { a.Quit() })
+	}
 	a.Lifecycle().SetOnExitedForeground(func() { u.exitedForeground(u.opts.Now()) })
 	a.Lifecycle().SetOnEnteredForeground(func() { u.enteredForeground(u.opts.Now()) })
 	fontsReady()
@@ -163,12 +181,30 @@ func (u *UI) Flavor() Flavor { return u.flavor }
 // first frame does not need waits until it is drawn: the window's icon,
 // and watching for seamless login requests (unless Options.NoWatch).
 func (u *UI) ShowAndRun() {
+	if !fyne.CurrentDevice().IsMobile() {
+		noSaveAtStop(u.app.Lifecycle())
+	}
 	u.window.Show() // draws the first frame on a desktop
 	// fyne.Do from another goroutine queues to the event loop, which
 	// Run starts.
 	go fyne.Do(u.afterFirstFrame)
 	u.app.Run()
 	u.Close()
+}
+
+// noSaveAtStop drops the save of the preferences that Fyne makes when a
+// desktop app stops: it raced Fyne's own watcher of the preferences'
+// folder, which saw the file cut short by that save (os.Create truncates
+// it before it is written, and the event loop that would order the two is
+// gone by then) and logged "Preferences load error: EOF" at quit. Nothing
+// is lost: Fyne saves the preferences at each change (its change listener
+// writes the file at once). The hook is set through a method of Fyne's
+// lifecycle type that fyne.Lifecycle does not list; without it (another
+// Fyne) nothing changes.
+func noSaveAtStop(lc fyne.Lifecycle) {
+	if h, ok := lc.(interface{ SetOnStoppedHookExecuted(func()) }); ok {
+		h.SetOnStoppedHookExecuted(func() {})
+	}
 }
 
 // afterFirstFrame is the start's work that the first frame does not need.
@@ -184,10 +220,14 @@ func (u *UI) afterFirstFrame() {
 	}
 }
 
-// Close stops watching for login requests.
+// Close stops watching for login requests and drops an activation under
+// way (its key is cleared).
 func (u *UI) Close() {
 	u.watchMu.Lock()
 	defer u.watchMu.Unlock()
+	if !u.closed {
+		u.dropActivation()
+	}
 	u.closed = true
 	if u.stopWatch != nil {
 		u.stopWatch()
@@ -248,14 +288,20 @@ func (u *UI) push(s screen) {
 }
 
 func (u *UI) back() {
+	if top := u.stack[len(u.stack)-1]; top.onBack != nil {
+		top.onBack()
+		return
+	}
 	if len(u.stack) > 1 {
 		u.stack = u.stack[:len(u.stack)-1]
 	}
 	u.render()
 }
 
-// reset makes s the only screen.
+// reset makes s the only screen. An activation under way is dropped (the
+// app was locked, or the flow left).
 func (u *UI) reset(s screen) {
+	u.dropActivation()
 	u.stack = []screen{s}
 	u.render()
 }
@@ -288,9 +334,22 @@ func (u *UI) render() {
 		bottom = u.tabBar(s.tab)
 	}
 	u.window.SetContent(container.NewBorder(top, bottom, nil, nil, content))
+	u.window.Canvas().SetOnTypedRune(s.onRune)
+	u.window.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		if k.Name == fyne.KeyEscape && len(u.stack) > 1 {
+			u.back() // as the Back button
+			return
+		}
+		if s.onKey != nil {
+			s.onKey(k)
+		}
+	})
 	// Word-wrapped labels know their height once they know their width:
 	// lay out again now that they do.
 	content.Refresh()
+	if u.opts.OnScreen != nil {
+		u.opts.OnScreen(s.id)
+	}
 }
 
 // topBar: the back button (or Services, or the Android menu) on the left,
@@ -363,8 +422,13 @@ func (u *UI) password(id, placeholder string) *widget.Entry {
 	return e
 }
 
-func (u *UI) digits(id, placeholder string, max, group int) *digitEntry {
+// digits is an entry of at most max digits shown in groups of group. What
+// it does not take it says on the screen's message line: notDigit's words
+// for a character that is not a digit, full's for a digit beyond max.
+func (u *UI) digits(id, placeholder string, max, group int, notDigit func(r rune) string, full string) *digitEntry {
 	e := newDigitEntry(max, group)
+	e.notDigit, e.full = notDigit, full
+	e.say = func(s string) { u.setMessage(s, s != "") }
 	e.SetPlaceHolder(placeholder)
 	u.entries[id] = e
 	return e
@@ -435,6 +499,32 @@ func para(s string) *widget.Label {
 	l := widget.NewLabel(s)
 	l.Wrapping = fyne.TextWrapWord
 	return l
+}
+
+// title is a centred bold line that wraps: the outcome of a flow.
+func title(s string) *widget.Label {
+	l := widget.NewLabelWithStyle(s, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// value is a form's value: word-wrapped, so that a long one (a browser's
+// user agent, a service's URL) takes more lines, never more width. A word
+// longer than the line is broken.
+func value(s string) *widget.Label { return para(s) }
+
+// shortName is the most of a user's name that a button or a card's title
+// shows (they cannot wrap); the rest becomes an ellipsis.
+const shortName = 24
+
+// short cuts a user's name to shortName characters for a button or a
+// card's title.
+func short(s string) string {
+	r := []rune(s)
+	if len(r) <= shortName {
+		return s
+	}
+	return strings.TrimSpace(string(r[:shortName-1])) + "…"
 }
 
 func caption(s string) *widget.Label {

@@ -196,7 +196,10 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) error {
 
 // handleEvents is the device channel: a long-poll that answers at once
 // with the pending events after the sequence number `after`, or waits for
-// one up to `wait` milliseconds (25 s by default, at most MaxWait).
+// one up to `wait` milliseconds (25 s by default, at most MaxWait). Every
+// answer lists the device's login requests still pending; with `pending`
+// (the digest of the list the device holds) it also answers as soon as
+// that list changes (docs/PROTOCOL.md).
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := s.allowIP(r); err != nil {
 		return err
@@ -211,7 +214,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		wait = time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
 	}
-	out, err := s.svc.WaitEvents(r.Context(), core.EventsRequest{Device: deviceAuth(r), After: after, Wait: wait})
+	out, err := s.svc.WaitEvents(r.Context(), core.EventsRequest{Device: deviceAuth(r), After: after, Wait: wait, Pending: q.Get("pending")})
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages that ibkey needs, only those missing.
-#   scripts/deps.sh run    build and run the app (GL and X11 headers)
+#   scripts/deps.sh run    build and run the app (GL and X11 headers; brotli
+#                          for the web app)
 #   scripts/deps.sh test   also Xvfb, Chromium, a Secret Service, node (the js/wasm
-#                          tests) and tools for the tests
+#                          tests) and tools for the tests (xdotool, xclip and
+#                          ImageMagick drive and shoot the app's real window in the
+#                          journey test)
 set -euo pipefail
 
 pkgs=(gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
-      libxinerama-dev libxi-dev libxxf86vm-dev)
+      libxinerama-dev libxi-dev libxxf86vm-dev brotli)
 case "${1:-run}" in
 run) ;;
-test) pkgs+=(xvfb xauth chromium gnome-keyring dbus dbus-x11 fonts-dejavu-core postgresql nodejs) ;;
+test) pkgs+=(xvfb xauth chromium gnome-keyring dbus dbus-x11 fonts-dejavu-core postgresql nodejs xdotool xclip imagemagick) ;;
 *) echo "usage: scripts/deps.sh run|test" >&2; exit 2 ;;
 esac
 

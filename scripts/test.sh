@@ -24,6 +24,9 @@ go vet ./...
 step staticcheck
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+step "go build (the app and the command: the journey test's run.sh finds them built)"
+go build ./...
+
 step "mobile builds (cgo off)"
 pure="./authcore/... ./platform/... ./internal/..."
 CGO_ENABLED=0 GOOS=android GOARCH=arm64 go build $pure
@@ -40,6 +43,9 @@ step "js/wasm tests under node (the web app's packages)"
 # TestBrowser runs them in headless Chromium.
 PATH="$(go env GOROOT)/lib/wasm:$PATH" GOOS=js GOARCH=wasm \
 	go test -short -skip '^(TestFlippedByte|TestTruncated)$' ./authcore/... ./platform/... ./internal/atomicfile ./internal/storagetest
+
+step "the web app (build/web, for its browser tests)"
+IBKEY_WEB_BROTLI=5 scripts/web.sh
 
 step "go test -race"
 go test -race -timeout 20m ./...
@@ -58,8 +64,18 @@ for pkg in $(go list ./...); do
 		echo "$pkg $f"
 		log=$(mktemp)
 		if ! go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1; then
-			grep -v '^fuzz: elapsed' "$log" | tail -40
-			exit 1
+			# Go 1.26's fuzz coordinator can report its own -fuzztime deadline
+			# as a failure when a loaded machine slows a worker's stop
+			# (go.dev/issue/75804, fixed in Go 1.27): a bare "context
+			# deadline exceeded" with no failing input written. Then the
+			# corpus is replayed, and only a failure there counts.
+			if grep -q '^    context deadline exceeded$' "$log" && ! grep -q 'Failing input written' "$log" &&
+				go test -count=1 -run "^$f\$" "$pkg" >>"$log" 2>&1; then
+				echo "  (the fuzz coordinator's deadline race, go.dev/issue/75804; the corpus replays clean)"
+			else
+				grep -v '^fuzz: elapsed' "$log" | tail -40
+				exit 1
+			fi
 		fi
 		rm -f "$log"
 	done

@@ -14,6 +14,7 @@ package device
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +64,7 @@ type Auth struct {
 	retired  map[string]bool           // device ids the service retired
 	released map[string][]app.Delivery // deliveries opened by an Inbox that then failed, by user
 	sessions map[string]string         // enrollment id -> Session ID, for enrollments by link
+	pending  map[string]*core.Pending  // activations checked by the service, not yet sealed
 }
 
 var _ app.Authenticator = (*Auth)(nil)
@@ -80,6 +83,7 @@ func New(o Options) *Auth {
 		retired:  map[string]bool{},
 		released: map[string][]app.Delivery{},
 		sessions: map[string]string{},
+		pending:  map[string]*core.Pending{},
 	}
 }
 
@@ -150,7 +154,7 @@ func mapErr(err error) error {
 		sentinel = app.ErrWrongNumber
 	case errors.Is(err, core.ErrWrongPIN):
 		sentinel = app.ErrWrongPIN
-	case errors.Is(err, core.ErrExpired), errors.Is(err, protocol.ErrGone):
+	case errors.Is(err, core.ErrExpired), errors.Is(err, protocol.ErrGone), errors.Is(err, core.ErrSpent):
 		sentinel = app.ErrExpired
 	case core.Offline(err):
 		sentinel = app.ErrOffline
@@ -242,10 +246,77 @@ func (a *Auth) Resend(ctx context.Context, e app.Enrollment, ch app.Channel) (ap
 	return toEnrollment(e.Service, e.Username, n), nil
 }
 
+// CheckCode implements app.Authenticator: authcore/device's Begin, whose
+// secret waits in memory (never past its expiry) until Activate or Cancel.
+// The activation replaces a user of this device for the same service and
+// account, if there is one.
+func (a *Auth) CheckCode(ctx context.Context, e app.Enrollment, code, cardPIN string) (app.Activation, error) {
+	a.mu.Lock()
+	session := a.sessions[e.ID]
+	a.mu.Unlock()
+	claim := core.Claim{Code: code, CardPIN: cardPIN}
+	if session != "" && !e.NeedsCode {
+		claim = core.Claim{Session: session, CardPIN: cardPIN}
+	}
+	p, err := a.core.Begin(ctx, e.Service, e.ID, claim)
+	if err != nil {
+		return app.Activation{}, mapErr(err)
+	}
+	act := app.Activation{
+		ID: rand.Text(), Service: e.Service, Username: p.Username(), Account: p.Account(),
+		Card: p.Card(), ExpiresAt: p.ExpiresAt(),
+	}
+	if users, err := a.vault.List(); err == nil {
+		for _, u := range users {
+			if u.Service == e.Service && u.Account != "" && u.Account == p.Account() {
+				old := a.toUser(u)
+				act.Replaces = &old
+				break
+			}
+		}
+	}
+	a.mu.Lock()
+	a.pending[act.ID] = p
+	a.mu.Unlock()
+	// Not kept past its use: the service forgets it then too.
+	time.AfterFunc(untilExpiry(p), func() { a.Cancel(act) })
+	return act, nil
+}
+
+// untilExpiry is how long the service waits for p's confirmation: until
+// its expires_at, or the 10 minutes of an activation code when the
+// service named no time.
+func untilExpiry(p *core.Pending) time.Duration {
+	if p.ExpiresAt().IsZero() {
+		return 10 * time.Minute
+	}
+	return time.Until(p.ExpiresAt())
+}
+
+// Cancel implements app.Authenticator.
+func (a *Auth) Cancel(act app.Activation) {
+	a.mu.Lock()
+	p := a.pending[act.ID]
+	delete(a.pending, act.ID)
+	a.mu.Unlock()
+	if p != nil {
+		p.Close()
+	}
+}
+
 // Activate implements app.Authenticator. The new user is called
-// e.Username, or "e.Username (2)" and so on when a user has that name.
-func (a *Auth) Activate(ctx context.Context, e app.Enrollment, code string, p app.Protection) (app.User, error) {
-	base := e.Username
+// act.Username, or "act.Username (2)" and so on when a user has that name;
+// a user it replaces is removed once the service confirmed, and its name
+// taken.
+func (a *Auth) Activate(ctx context.Context, act app.Activation, p app.Protection) (app.User, error) {
+	a.mu.Lock()
+	pa := a.pending[act.ID]
+	delete(a.pending, act.ID) // Cancel cannot close it while it is finished
+	a.mu.Unlock()
+	if pa == nil {
+		return app.User{}, fmt.Errorf("%w (%w)", app.ErrExpired, core.ErrSpent)
+	}
+	base := act.Username
 	if base == "" {
 		base = "IB Key"
 	}
@@ -254,25 +325,48 @@ func (a *Auth) Activate(ctx context.Context, e app.Enrollment, code string, p ap
 		if _, err := a.vault.User(name); errors.Is(err, vault.ErrNoUser) {
 			break
 		} else if err != nil {
+			pa.Close()
 			return app.User{}, mapErr(err)
 		}
 		name = fmt.Sprintf("%s (%d)", base, i)
 	}
-	prot := core.Protection{PIN: p.PIN, Biometric: p.Biometric}
-	a.mu.Lock()
-	session := a.sessions[e.ID]
-	a.mu.Unlock()
-	var u vault.User
-	var err error
-	if session != "" && !e.NeedsCode {
-		u, err = a.core.ActivateSession(ctx, e.Service, e.ID, session, name, prot)
-	} else {
-		u, err = a.core.Activate(ctx, e.Service, e.ID, strings.Join(strings.Fields(code), ""), name, prot)
-	}
+	u, err := pa.Finish(ctx, name, core.Protection{PIN: p.PIN, Biometric: p.Biometric})
 	if err != nil {
+		if !pa.Spent() && untilExpiry(pa) > 0 {
+			a.mu.Lock()
+			a.pending[act.ID] = pa // nothing was sent: try again
+			a.mu.Unlock()
+		} else {
+			pa.Close()
+		}
 		return app.User{}, mapErr(err)
 	}
+	if r := act.Replaces; r != nil {
+		u = a.replace(u, r.Device)
+	}
 	return a.toUser(u), nil
+}
+
+// replace removes the user of device old, which the service retired when
+// it confirmed u, and gives u its name. What fails here leaves the two
+// entries, the old one retired: nothing is lost.
+func (a *Auth) replace(u vault.User, old string) vault.User {
+	users, err := a.vault.List()
+	if err != nil {
+		return u
+	}
+	i := slices.IndexFunc(users, func(x vault.User) bool { return x.DeviceID == old && x.DeviceID != u.DeviceID })
+	if i < 0 {
+		return u
+	}
+	oldName := users[i].Name
+	if a.vault.Remove(oldName) != nil || a.vault.Rename(u.Name, oldName) != nil {
+		return u
+	}
+	if nu, err := a.vault.User(oldName); err == nil {
+		return nu
+	}
+	return u
 }
 
 func toUnlock(u app.Unlock) vault.Unlock {
@@ -354,13 +448,15 @@ func (a *Auth) Inbox(ctx context.Context, user string, u app.Unlock) ([]app.Deli
 }
 
 // Watch implements app.Authenticator: it long-polls the device channel of
-// every enrolled user. The app is online while every service answers.
+// every enrolled user and tells each request's end (Over), keyed by device
+// id and request id, never by a user's name. The app is online while every
+// service answers.
 func (a *Auth) Watch(ctx context.Context) <-chan app.Event {
 	notices := a.core.Watch(ctx, a.watchO)
 	out := make(chan app.Event)
 	go func() {
 		defer close(out)
-		offline := map[string]bool{} // users whose service does not answer
+		offline := map[string]bool{} // devices whose service does not answer
 		online := true
 		send := func(ev app.Event) bool {
 			select {
@@ -371,17 +467,28 @@ func (a *Auth) Watch(ctx context.Context) <-chan app.Event {
 			}
 		}
 		for n := range notices {
+			if n.Over != "" {
+				a.mu.Lock()
+				_, held := a.requests[n.Over]
+				delete(a.requests, n.Over)
+				a.mu.Unlock()
+				if held && !send(app.Event{Online: online, Over: &app.RequestKey{Device: n.Device, ID: n.Over}}) {
+					return
+				}
+				continue
+			}
 			if n.Online {
-				delete(offline, n.User)
+				delete(offline, n.Device)
 			} else {
-				offline[n.User] = true
+				offline[n.Device] = true
 			}
 			if errors.Is(n.Err, protocol.ErrDeviceRetired) || errors.Is(n.Err, protocol.ErrUnauthorized) {
-				if u, err := a.vault.User(n.User); err == nil {
-					a.mu.Lock()
-					a.retired[u.DeviceID] = true
-					a.mu.Unlock()
-				}
+				a.mu.Lock()
+				a.retired[n.Device] = true
+				a.mu.Unlock()
+			}
+			if errors.Is(n.Err, vault.ErrNoUser) {
+				delete(offline, n.Device) // removed: no longer polled
 			}
 			now := len(offline) == 0
 			if n.Request == nil {
@@ -414,7 +521,7 @@ func (a *Auth) Watch(ctx context.Context) <-chan app.Event {
 func toLoginRequest(r core.Request) app.LoginRequest {
 	ev := r.Event
 	lr := app.LoginRequest{
-		ID: ev.ID, User: r.User, App: ev.Context.App, Place: Place(ev.Context.IP), IP: ev.Context.IP,
+		ID: ev.ID, Device: ev.DeviceID, User: r.User, App: ev.Context.App, Place: Place(ev.Context.IP), IP: ev.Context.IP,
 		Browser: ev.Context.Browser, Time: ev.Context.Time, ExpiresAt: ev.ExpiresAt,
 	}
 	if lr.Time.IsZero() {

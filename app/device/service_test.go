@@ -67,17 +67,21 @@ type service struct {
 	gw    *gateway
 }
 
-func newService(t *testing.T) *service {
+func newService(t *testing.T, opts ...func(*svccore.Config)) *service {
 	t.Helper()
 	st, _, err := sqlite.OpenKeyFile(filepath.Join(t.TempDir(), "svc.db"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &service{t: t, store: st, gw: &gateway{}}
-	svc, err := svccore.New(context.Background(), svccore.Config{
+	cfg := svccore.Config{
 		Store: st, Gateway: s.gw, Argon2: fastArgon, Rate: svccore.RateLimit{Disabled: true},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CrossProcessPoll: 50 * time.Millisecond,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := svccore.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +159,21 @@ func newAuthOver(t *testing.T, s *service, v *vault.Vault) (*device.Auth, *vault
 	return a, v
 }
 
+// activate checks the code and activates e with pin.
+func activate(t *testing.T, auth *device.Auth, e app.Enrollment, code, pin string) app.User {
+	t.Helper()
+	ctx := context.Background()
+	act, err := auth.CheckCode(ctx, e, code, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	us, err := auth.Activate(ctx, act, app.Protection{PIN: pin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return us
+}
+
 // driver taps and types through the real UI.
 type driver struct {
 	t *testing.T
@@ -211,12 +230,17 @@ func TestEnrollAndAnswerRealService(t *testing.T) {
 			d.typeIn("password", "demo-password")
 			d.tap("continue")
 			d.at("enroll-code")
-			d.typeIn("code", s.gw.lastCode(t))
-			if fl == app.IOS {
-				d.tap("activate") // no biometrics here: a passcode next
-			} else {
-				d.tap("send")
+			action := map[app.Flavor]string{app.IOS: "activate", app.Android: "send"}[fl]
+			// A wrong code is told here, before any PIN is asked.
+			d.typeIn("code", "00000000")
+			d.tap(action)
+			d.at("enroll-code")
+			if msg := d.u.Message(); !strings.Contains(msg, "security code is not right") {
+				t.Fatalf("wrong code: message %q", msg)
 			}
+			d.u.Entry("code").(interface{ SetText(string) }).SetText("")
+			d.typeIn("code", s.gw.lastCode(t))
+			d.tap(action) // iOS: no biometrics here, a passcode next
 			d.at("enroll-pin")
 			d.typeIn("pin", "8264")
 			d.typeIn("pin2", "8264")
@@ -284,13 +308,10 @@ func TestWatchApproveRealService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.Activate(ctx, e, "000000", app.Protection{PIN: "8264"}); !errors.Is(err, app.ErrBadCode) {
+	if _, err := auth.CheckCode(ctx, e, "000000", ""); !errors.Is(err, app.ErrBadCode) {
 		t.Fatalf("wrong code: %v, want ErrBadCode", err)
 	}
-	us, err := auth.Activate(ctx, e, s.gw.lastCode(t), app.Protection{PIN: "8264"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	us := activate(t, auth, e, s.gw.lastCode(t), "8264")
 	if !us.Active || us.Name != "demo" {
 		t.Errorf("user %+v", us)
 	}
@@ -397,9 +418,7 @@ func TestInboxAndChangePINRealService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.Activate(ctx, e, s.gw.lastCode(t), app.Protection{PIN: "8264"}); err != nil {
-		t.Fatal(err)
-	}
+	activate(t, auth, e, s.gw.lastCode(t), "8264")
 	if _, err := s.srv.Service().IssueTempPassword(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}
@@ -493,5 +512,32 @@ func TestEnrollWithLinkRealService(t *testing.T) {
 	}
 	if l := s.login(); !l.Push {
 		t.Error("the device enrolled by link is not the active one")
+	}
+}
+
+// TestResendTooSoonRealService: the service refuses a second SMS within
+// 30 s; the app says when it may be asked again, from the enrollment's
+// resend_after.
+func TestResendTooSoonRealService(t *testing.T) {
+	s := newService(t)
+	auth, _ := newAuth(t, s)
+	a := test.NewTempApp(t)
+	a.Preferences().SetString("language", app.LangEN)
+	u := app.New(a, app.Options{Flavor: app.Android, Auth: auth, NoWatch: true})
+	t.Cleanup(u.Close)
+	d := driver{t, u}
+	d.tap("services")
+	d.tap("authenticate")
+	d.tap("add-user")
+	d.tap("continue")
+	d.typeIn("username", "demo")
+	d.typeIn("password", "demo-password")
+	d.tap("continue")
+	d.at("enroll-code")
+	d.tap("no-code")
+	d.tap("resend-sms")
+	d.at("enroll-code")
+	if msg := d.u.Message(); !regexp.MustCompile(`You can ask again at \d\d:\d\d:\d\d, in \d+ seconds\.`).MatchString(msg) {
+		t.Errorf("message %q, want when to ask again", msg)
 	}
 }

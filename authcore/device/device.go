@@ -36,9 +36,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
+	"ibkey/authcore/digits"
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 	"ibkey/authcore/vault"
@@ -135,7 +135,7 @@ func (d *Device) enrolled(name string) (vault.User, []byte, []byte, error) {
 // ChallengeInput turns a typed challenge ("123 456") into the input of u's
 // suite at now, and checks it against the suite before any PIN is asked.
 func ChallengeInput(u vault.User, challenge string, now time.Time) (ocra.Input, error) {
-	in := ocra.Input{Challenge: strings.Join(strings.Fields(challenge), "")}
+	in := ocra.Input{Challenge: digits.Strip(challenge)}
 	s := u.Suite
 	if s.Counter() {
 		return in, errors.New("device: a suite with a counter (C) is not supported")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -35,24 +36,38 @@ func (d *Device) Poll(ctx context.Context, name string, after int64, wait time.D
 	if err != nil {
 		return nil, after, err
 	}
-	evs, err := d.client(u.Service).Events(ctx, u.DeviceID, token, after, wait)
+	b, err := d.poll(ctx, u, token, protocol.EventsQuery{After: after, Wait: wait})
+	return b.requests, b.next, err
+}
+
+// batch is one answer of a device channel.
+type batch struct {
+	requests []Request
+	next     int64
+	// pending is the service's list of the device's login requests still
+	// pending; nil from a service that does not say.
+	pending []string
+}
+
+// poll long-polls the channel of u as q says (see Poll).
+func (d *Device) poll(ctx context.Context, u vault.User, token []byte, q protocol.EventsQuery) (batch, error) {
+	evs, err := d.client(u.Service).EventsWith(ctx, u.DeviceID, token, q)
 	if err != nil {
-		return nil, after, err
+		return batch{next: q.After}, err
 	}
-	next := max(after, evs.Next)
-	var out []Request
+	b := batch{next: max(q.After, evs.Next), pending: evs.Pending}
 	now := d.now()
 	for _, se := range evs.Events {
-		next = max(next, se.Seq)
+		b.next = max(b.next, se.Seq)
 		ev, err := protocol.OpenEvent(u.ServiceKey, u.DeviceID, se)
 		if err != nil {
-			return nil, next, fmt.Errorf("device: event %d refused: %w", se.Seq, err)
+			return batch{next: b.next}, fmt.Errorf("device: event %d refused: %w", se.Seq, err)
 		}
 		if ev.Type == protocol.EventLogin && !ev.Expired(now) && len(ev.Numbers) == 3 {
-			out = append(out, Request{User: name, Event: ev, Payload: se.Payload})
+			b.requests = append(b.requests, Request{User: u.Name, Event: ev, Payload: se.Payload})
 		}
 	}
-	return out, next, nil
+	return b, nil
 }
 
 // WaitLogin long-polls until a login request for the user called name
@@ -82,13 +97,22 @@ func (d *Device) WaitLogin(ctx context.Context, name string) (Request, error) {
 	}
 }
 
-// Notice is what [Device.Watch] delivers about one user's device channel.
+// Notice is what [Device.Watch] delivers about one device channel: one
+// enrolled user of this device.
 type Notice struct {
-	User string
+	// User is the device user's name when the notice was made; it may
+	// have been renamed since. Device, the device's id at the service,
+	// does not change.
+	User   string
+	Device string
 	// Online reports whether the last poll got an answer of the service.
 	Online bool
 	// Request is a login request, or nil.
 	Request *Request
+	// Over, when not "", is the id of a login request delivered before
+	// that is no longer waiting: answered (here or in the browser),
+	// refused, expired, or its user gone from this device.
+	Over string
 	// Err says why a poll failed. With Online false the service could not
 	// be reached ([Offline]); a device retired by another activation
 	// ([protocol.ErrDeviceRetired], [protocol.ErrUnauthorized]) is no longer
@@ -105,9 +129,13 @@ type WatchOptions struct {
 
 // Watch long-polls the device channel of every enrolled user of the vault,
 // following users as they are added, renamed and removed, until ctx ends;
-// then it closes the channel. A user's first notice tells whether its
-// service answered; later ones come when that changes, with each login
-// request, and with each failure that is not a lost connection.
+// then it closes the channel. Channels are followed by device id, so that
+// a rename changes nothing but the name in later notices. A user's first
+// notice tells whether its service answered; later ones come when that
+// changes, with each login request, with the end of each request
+// delivered (Over: the service no longer lists it as pending, its
+// expires_at passed, or its user was removed or retired), and with each
+// failure that is not a lost connection.
 func (d *Device) Watch(ctx context.Context, o WatchOptions) <-chan Notice {
 	if o.Wait <= 0 {
 		o.Wait = DefaultPollWait
@@ -123,12 +151,8 @@ func (d *Device) Watch(ctx context.Context, o WatchOptions) <-chan Notice {
 		var wg sync.WaitGroup
 		defer close(out)
 		defer wg.Wait()
-		type poller struct {
-			device string
-			cancel context.CancelFunc
-		}
-		running := map[string]poller{}
-		retired := map[string]bool{} // device ids no longer polled
+		running := map[string]context.CancelFunc{} // by device id
+		retired := map[string]bool{}               // device ids no longer polled
 		var mu sync.Mutex
 		tick := time.NewTicker(o.Rescan)
 		defer tick.Stop()
@@ -146,35 +170,42 @@ func (d *Device) Watch(ctx context.Context, o WatchOptions) <-chan Notice {
 					if gone {
 						continue
 					}
-					seen[u.Name] = true
-					if p, ok := running[u.Name]; ok && p.device == u.DeviceID {
+					seen[u.DeviceID] = true
+					if _, ok := running[u.DeviceID]; ok {
 						continue
-					} else if ok {
-						p.cancel()
 					}
 					pctx, cancel := context.WithCancel(ctx)
-					running[u.Name] = poller{u.DeviceID, cancel}
+					running[u.DeviceID] = cancel
 					wg.Add(1)
-					go func(name, device string) {
+					go func(device string) {
 						defer wg.Done()
-						if d.pollUser(pctx, name, o, out) {
+						held, isRetired := d.pollDevice(pctx, device, o, out)
+						if isRetired {
 							mu.Lock()
 							retired[device] = true
 							mu.Unlock()
 						}
-					}(u.Name, u.DeviceID)
+						// Removed or retired: what it held is over.
+						for _, id := range held {
+							select {
+							case out <- Notice{Device: device, Online: true, Over: id}:
+							case <-ctx.Done():
+								return
+							}
+						}
+					}(u.DeviceID)
 				}
-				for name, p := range running {
-					if !seen[name] {
-						p.cancel()
-						delete(running, name)
+				for device, cancel := range running {
+					if !seen[device] {
+						cancel()
+						delete(running, device)
 					}
 				}
 			}
 			select {
 			case <-ctx.Done():
-				for _, p := range running {
-					p.cancel()
+				for _, cancel := range running {
+					cancel()
 				}
 				return
 			case <-tick.C:
@@ -184,10 +215,34 @@ func (d *Device) Watch(ctx context.Context, o WatchOptions) <-chan Notice {
 	return out
 }
 
-// pollUser polls one user's channel until ctx ends or the device is
-// retired (then it returns true).
-func (d *Device) pollUser(ctx context.Context, name string, o WatchOptions, out chan<- Notice) (retired bool) {
+// enrolledDevice is enrolled for the user whose device id at the service
+// is device, whatever it is called now.
+func (d *Device) enrolledDevice(device string) (vault.User, []byte, []byte, error) {
+	for try := 0; ; try++ {
+		users, err := d.Vault.List()
+		if err != nil {
+			return vault.User{}, nil, nil, err
+		}
+		i := slices.IndexFunc(users, func(u vault.User) bool { return u.DeviceID == device })
+		if i < 0 {
+			return vault.User{}, nil, nil, fmt.Errorf("%w: no user of device %q", vault.ErrNoUser, device)
+		}
+		u, token, delivery, err := d.enrolled(users[i].Name)
+		if errors.Is(err, vault.ErrNoUser) && try == 0 {
+			continue // renamed between the two reads
+		}
+		return u, token, delivery, err
+	}
+}
+
+// pollDevice polls one device channel until ctx ends or the device is
+// retired or gone, and tells which login requests it delivered are over:
+// left out of the service's pending list, or past their expires_at by
+// this device's clock. It returns the requests it held when it stopped,
+// and whether the device was retired.
+func (d *Device) pollDevice(ctx context.Context, device string, o WatchOptions, out chan<- Notice) (held []string, retired bool) {
 	send := func(n Notice) bool {
+		n.Device = device
 		select {
 		case out <- n:
 			return true
@@ -195,54 +250,150 @@ func (d *Device) pollUser(ctx context.Context, name string, o WatchOptions, out 
 			return false
 		}
 	}
-	var after int64
+	holding := map[string]time.Time{} // request id -> its expires_at
 	online, known := false, false
-	pause := o.Retry
-	for ctx.Err() == nil {
-		reqs, next, err := d.Poll(ctx, name, after, o.Wait)
-		after = next
-		if ctx.Err() != nil {
-			return false
+	ids := func() []string {
+		s := slices.Collect(maps.Keys(holding))
+		slices.Sort(s)
+		return s
+	}
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	// expire tells the requests past their expires_at; it returns false
+	// when ctx ended.
+	expire := func(name string) bool {
+		now := d.now()
+		for _, id := range ids() {
+			if !now.Before(holding[id]) {
+				delete(holding, id)
+				if !send(Notice{User: name, Online: online, Over: id}) {
+					return false
+				}
+			}
 		}
+		return true
+	}
+	// arm sets the expiry timer for the first request held to expire.
+	arm := func() {
+		if len(holding) > 0 {
+			first := slices.MinFunc(slices.Collect(maps.Values(holding)), time.Time.Compare)
+			expiry.Reset(max(first.Sub(d.now()), time.Millisecond))
+		}
+	}
+	type answer struct {
+		b   batch
+		err error
+	}
+	var after int64
+	var pending []string // the service's list in its last answer
+	pause := o.Retry
+	name := ""
+	for ctx.Err() == nil {
+		u, token, _, err := d.enrolledDevice(device)
+		var a answer
+		if err == nil {
+			name = u.Name
+			// The long-poll runs aside, so that expiries are told while it
+			// waits.
+			res := make(chan answer, 1)
+			go func() {
+				b, err := d.poll(ctx, u, token, protocol.EventsQuery{After: after, Wait: o.Wait, Pending: protocol.PendingDigest(pending)})
+				res <- answer{b, err}
+			}()
+		wait:
+			for {
+				arm()
+				select {
+				case a = <-res:
+					break wait
+				case <-expiry.C:
+					if !expire(name) {
+						return ids(), false
+					}
+				case <-ctx.Done():
+					return ids(), false
+				}
+			}
+			after = a.b.next
+		} else {
+			a.err = err
+		}
+		if ctx.Err() != nil {
+			return ids(), false
+		}
+		err = a.err
 		switch {
 		case err == nil:
 			pause = o.Retry
 			if !known || !online {
 				known, online = true, true
 				if !send(Notice{User: name, Online: true}) {
-					return false
+					return ids(), false
 				}
 			}
-			for i := range reqs {
-				if !send(Notice{User: name, Online: true, Request: &reqs[i]}) {
-					return false
+			if a.b.pending != nil {
+				pending = a.b.pending
+				for _, id := range ids() {
+					if !slices.Contains(pending, id) {
+						delete(holding, id)
+						if !send(Notice{User: name, Online: true, Over: id}) {
+							return ids(), false
+						}
+					}
 				}
+			}
+			now := d.now()
+			for i := range a.b.requests {
+				r := &a.b.requests[i]
+				if _, ok := holding[r.Event.ID]; ok || r.Event.Expired(now) {
+					continue
+				}
+				if a.b.pending != nil && !slices.Contains(a.b.pending, r.Event.ID) {
+					continue // over already
+				}
+				holding[r.Event.ID] = r.Event.ExpiresAt
+				if !send(Notice{User: name, Online: true, Request: r}) {
+					return ids(), false
+				}
+			}
+			if !expire(name) {
+				return ids(), false
 			}
 			continue
 		case Offline(err):
 			if !known || online {
 				known, online = true, false
 				if !send(Notice{User: name, Online: false, Err: err}) {
-					return false
+					return ids(), false
 				}
 			}
 		case errors.Is(err, protocol.ErrDeviceRetired) || errors.Is(err, protocol.ErrUnauthorized) || errors.Is(err, vault.ErrNoUser) || errors.Is(err, ErrNotEnrolled):
 			send(Notice{User: name, Online: true, Err: err})
-			return !errors.Is(err, vault.ErrNoUser)
+			return ids(), !errors.Is(err, vault.ErrNoUser)
 		default:
 			known, online = true, true
 			if !send(Notice{User: name, Online: true, Err: err}) {
-				return false
+				return ids(), false
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(pause):
+		retry := time.After(pause)
+	pausing:
+		for {
+			arm()
+			select {
+			case <-ctx.Done():
+				return ids(), false
+			case <-expiry.C:
+				if !expire(name) {
+					return ids(), false
+				}
+			case <-retry:
+				break pausing
+			}
 		}
 		pause = min(2*pause, 30*time.Second)
 	}
-	return false
+	return ids(), false
 }
 
 // Approve answers the login request r with the number chosen among its
@@ -259,14 +410,12 @@ func (d *Device) Approve(ctx context.Context, r Request, number int, how vault.U
 	if r.Event.Expired(d.now()) {
 		return ErrExpired
 	}
-	u, token, _, err := d.enrolled(r.User)
+	// By device id, not by name: the user may have been renamed since.
+	u, token, _, err := d.enrolledDevice(r.Event.DeviceID)
 	if err != nil {
 		return err
 	}
-	if u.DeviceID != r.Event.DeviceID {
-		return fmt.Errorf("device: the request is for device %q, not %q's", r.Event.DeviceID, r.User)
-	}
-	s, err := d.Vault.Unlock(r.User, how, d.now())
+	s, err := d.Vault.Unlock(u.Name, how, d.now())
 	if err != nil {
 		return err
 	}
@@ -285,7 +434,7 @@ func (d *Device) Deny(ctx context.Context, r Request, reason string) error {
 	if reason != protocol.DenyFraud && reason != protocol.DenyMistake {
 		return fmt.Errorf("device: deny reason %q: want fraud or mistake", reason)
 	}
-	u, token, _, err := d.enrolled(r.User)
+	u, token, _, err := d.enrolledDevice(r.Event.DeviceID)
 	if err != nil {
 		return err
 	}

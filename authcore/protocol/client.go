@@ -67,9 +67,29 @@ func (c *Client) Confirm(ctx context.Context, deviceID string, token []byte, res
 // Events long-polls the device channel for events after seq, waiting at
 // most wait (capped by the service).
 func (c *Client) Events(ctx context.Context, deviceID string, token []byte, after int64, wait time.Duration) (Events, error) {
+	return c.EventsWith(ctx, deviceID, token, EventsQuery{After: after, Wait: wait})
+}
+
+// EventsQuery is what a long-poll of the device channel asks for.
+type EventsQuery struct {
+	After int64         // the events after this sequence number
+	Wait  time.Duration // the longest wait for one (capped by the service)
+	// Pending is PendingDigest of the Pending list of the last answer:
+	// the service answers at once when its list is another, so that a
+	// request closed between two polls is told now. "" leaves it out.
+	Pending string
+}
+
+// EventsWith long-polls the device channel as q says.
+func (c *Client) EventsWith(ctx context.Context, deviceID string, token []byte, q EventsQuery) (Events, error) {
 	var out Events
-	q := "?after=" + strconv.FormatInt(after, 10) + "&wait=" + strconv.Itoa(int(wait/time.Millisecond))
-	err := c.do(ctx, "GET", devPath(deviceID, "/events")+q, token, nil, &out)
+	v := url.Values{}
+	v.Set("after", strconv.FormatInt(q.After, 10))
+	v.Set("wait", strconv.Itoa(int(q.Wait/time.Millisecond)))
+	if q.Pending != "" {
+		v.Set("pending", q.Pending)
+	}
+	err := c.do(ctx, "GET", devPath(deviceID, "/events")+"?"+v.Encode(), token, nil, &out)
 	return out, err
 }
 

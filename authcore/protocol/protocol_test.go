@@ -185,3 +185,31 @@ func FuzzCanonicalUsername(f *testing.F) {
 		}
 	})
 }
+
+func TestPendingDigest(t *testing.T) {
+	a := PendingDigest([]string{"b", "a"})
+	if a != PendingDigest([]string{"a", "b"}) {
+		t.Error("the digest depends on the order")
+	}
+	for _, other := range [][]string{nil, {"a"}, {"ab"}, {"a", "b", "c"}, {"a\nb"}} {
+		if PendingDigest(other) == a {
+			t.Errorf("%q has the digest of [a b]", other)
+		}
+	}
+	if !ValidDigest(a) || !ValidDigest(PendingDigest(nil)) {
+		t.Errorf("digests %q, %q are not valid", a, PendingDigest(nil))
+	}
+	for _, bad := range []string{"", "abc", a[:31], a + "0", "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg"} {
+		if ValidDigest(bad) {
+			t.Errorf("ValidDigest(%q) = true", bad)
+		}
+	}
+	// An answer from a service that does not say has no list; one that
+	// does has it, possibly empty.
+	var old, now Events
+	json.Unmarshal([]byte(`{"events":[],"next":3}`), &old)
+	json.Unmarshal([]byte(`{"events":[],"next":3,"pending":[]}`), &now)
+	if old.Pending != nil || now.Pending == nil {
+		t.Errorf("pending: old %#v, new %#v", old.Pending, now.Pending)
+	}
+}

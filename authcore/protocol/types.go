@@ -1,7 +1,10 @@
 package protocol
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -126,6 +129,11 @@ type SignedEvent struct {
 type Events struct {
 	Events []SignedEvent `json:"events"`
 	Next   int64         `json:"next"`
+	// Pending lists the ids of the device's login requests still pending
+	// at the service when it answered: not answered (here or in the
+	// browser), refused or expired. A request the device holds whose id
+	// is missing is over. Nil from a service that does not say.
+	Pending []string `json:"pending"`
 }
 
 // LoginContext says who, where and what of a login.
@@ -306,4 +314,33 @@ func (e *Error) Unwrap() error {
 		return ErrUnauthorized
 	}
 	return nil
+}
+
+// PendingDigest is the digest of a list of pending request ids that a
+// device passes back to the events long-poll (EventsQuery.Pending): 32
+// lowercase hex digits, the first 16 bytes of SHA-256 over lp(id) for
+// each id in sorted order. The order of ids does not matter; the empty
+// list has a digest too.
+func PendingDigest(ids []string) string {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	var b []byte
+	for _, id := range s {
+		b = lp(b, id)
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:16])
+}
+
+// ValidDigest reports whether s has the form of a PendingDigest.
+func ValidDigest(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

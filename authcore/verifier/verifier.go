@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"ibkey/authcore/digits"
 	"ibkey/authcore/ocra"
 	"ibkey/authcore/protocol"
 )
@@ -199,19 +200,6 @@ func NewID(rand io.Reader) (string, error) {
 		return "", fmt.Errorf("verifier: random: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
-}
-
-// NormalizeDigits removes the spaces a person types into "123 456".
-func NormalizeDigits(s string) string {
-	if !strings.ContainsAny(s, " \t-") {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '-' {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // Enrollment states.
@@ -404,7 +392,7 @@ func (e *Enrollment) Check(cfg Config, code string, now time.Time) error {
 	case !now.Before(e.ExpiresAt):
 		return ErrExpired
 	}
-	code = NormalizeDigits(code)
+	code = digits.Strip(code)
 	if hmac.Equal(CodeHash(e.ID, code), e.CodeHash) {
 		e.State = EnrollActivated
 		return nil
@@ -465,7 +453,7 @@ func VerifyResponse(suite ocra.Suite, secret, pinHash []byte, challenge, respons
 	if suite.PIN() != 0 {
 		in.PINHash = pinHash
 	}
-	if _, err := ocra.Verify(suite, secret, NormalizeDigits(response), in, ocra.Window{}); err != nil {
+	if _, err := ocra.Verify(suite, secret, digits.Strip(response), in, ocra.Window{}); err != nil {
 		if errors.Is(err, ocra.ErrMismatch) {
 			return ErrBadResponse
 		}
@@ -518,7 +506,7 @@ func NewPushRequest(rand io.Reader) (PushRequest, error) {
 func VerifyApproval(secret, payload []byte, challenge string, number, chosen int, response string) error {
 	suite := ocra.MustParseSuite(protocol.SuiteApprove)
 	in := ocra.Input{Challenge: challenge, Session: protocol.ApprovalSession(payload, chosen)}
-	if _, err := ocra.Verify(suite, secret, NormalizeDigits(response), in, ocra.Window{}); err != nil {
+	if _, err := ocra.Verify(suite, secret, digits.Strip(response), in, ocra.Window{}); err != nil {
 		if errors.Is(err, ocra.ErrMismatch) {
 			return ErrBadResponse
 		}

@@ -11,7 +11,6 @@ import (
 
 	"ibkey/authcore/device"
 	"ibkey/authcore/protocol"
-	"ibkey/authcore/vault"
 )
 
 func init() { userCommands["add"] = usersAdd }
@@ -109,23 +108,34 @@ func usersAdd(e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "ibkey: activation code sent again by %s to %s\n", enr.Channel, enr.To)
 		}
 	}
-	pinPrompt := "PIN: "
-	if *card {
-		pinPrompt = "Card PIN: "
-	}
-	pin, err := e.readNewPIN("users add", pinPrompt, "PIN again: ")
-	if err != nil {
-		return err
-	}
-	// authcore/device activates, seals the secret into the vault and only
-	// then confirms, which makes this the user's one active device.
-	p := device.Protection{PIN: pin, Card: *card}
-	var u vault.User
+	// The service checks the code before the PIN is asked, as the app
+	// does; a card's PIN comes first, since it is an input of the card's
+	// key at the service. authcore/device then seals the secret into the
+	// vault and only then confirms, which makes this the user's one active
+	// device.
+	claim := device.Claim{Code: code}
 	if *link != "" {
-		u, err = d.ActivateSession(ctx, *service, enr.ID, enr.Session, *name, p)
-	} else {
-		u, err = d.Activate(ctx, *service, enr.ID, code, *name, p)
+		claim = device.Claim{Session: enr.Session}
 	}
+	var prot device.Protection
+	if *card {
+		if claim.CardPIN, err = e.readNewCardPIN(); err != nil {
+			return err
+		}
+	}
+	pa, err := d.Begin(ctx, *service, enr.ID, claim)
+	if err != nil {
+		return fmt.Errorf("users add: %w", err)
+	}
+	defer pa.Close()
+	if !*card {
+		pin, err := e.readNewPIN("users add", "PIN: ", "PIN again: ")
+		if err != nil {
+			return err
+		}
+		prot.PIN = pin
+	}
+	u, err := pa.Finish(ctx, *name, prot)
 	var ce *device.ConfirmError
 	if errors.As(err, &ce) {
 		if ce.Unanswered {
@@ -141,6 +151,25 @@ func usersAdd(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%s\t%s\t%s\n", *name, u.Account, *service)
 	return nil
+}
+
+// readNewCardPIN reads a new DSC+ card's PIN twice.
+func (e *env) readNewCardPIN() (string, error) {
+	pin, err := e.readSecret("Card PIN: ")
+	if err != nil {
+		return "", err
+	}
+	again, err := e.readSecret("PIN again: ")
+	if err != nil {
+		return "", err
+	}
+	if pin != again {
+		return "", errors.New("users add: the PINs differ")
+	}
+	if err := device.CheckCardPIN(pin); err != nil {
+		return "", fmt.Errorf("users add: %w", err)
+	}
+	return pin, nil
 }
 
 // serviceClient is the device's client of the service at base.

@@ -20,6 +20,7 @@ import (
 
 	"ibkey/authcore/verifier"
 	"ibkey/internal/clientip"
+	"ibkey/internal/webapp"
 	"ibkey/portal"
 	"ibkey/portal/core"
 	"ibkey/portal/store"
@@ -30,7 +31,7 @@ import (
 
 func init() {
 	commands["serve"] = command{
-		"serve --addr HOST:PORT --db FILE|postgres://... [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--trusted-proxies LIST] [--dev-outbox [--dev-outbox-public]] [--lockout N] [--lockout-time D] [--max-failures N] [--sends-user-hour N] [--sends-user-day N] [--sends-phone-hour N] [--sends-phone-day N] [--ip-rate R] [--account-rate R] [--page-rate R]",
+		"serve --addr HOST:PORT --db FILE|postgres://... [--key-file FILE] [--outbox FILE] [--tls-cert FILE --tls-key FILE] [--public-url URL] [--trusted-proxies LIST] [--dev-outbox [--dev-outbox-public]] [--web DIR] [--lockout N] [--lockout-time D] [--max-failures N] [--sends-user-hour N] [--sends-user-day N] [--sends-phone-hour N] [--sends-phone-day N] [--ip-rate R] [--account-rate R] [--page-rate R]",
 		cmdServe,
 	}
 }
@@ -57,6 +58,7 @@ func cmdServe(e *env, args []string) error {
 	proxies := fs.String("trusted-proxies", "", "the load balancers (addresses, CIDR networks, comma-separated) whose X-Forwarded-For names the client; none by default")
 	devOutbox := fs.Bool("dev-outbox", false, "serve the developer outbox page (/outbox) with the SMS and voice codes")
 	devOutboxPublic := fs.Bool("dev-outbox-public", false, "allow --dev-outbox on a non-loopback --addr, to any client")
+	webDir := fs.String("web", "", "serve the web app that make web builds (build/web) at /app/")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -102,6 +104,10 @@ func cmdServe(e *env, args []string) error {
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	webApp, err := openWebApp(*webDir)
+	if err != nil {
+		return err
+	}
 	if *outbox == "" {
 		dir := "."
 		if !postgres.IsURL(*dbPath) {
@@ -138,10 +144,13 @@ func cmdServe(e *env, args []string) error {
 	defer svc.Close()
 	srv := portal.New(svc, portal.Options{TrustedProxies: trusted})
 	if err := srv.MountWeb(web.Options{
-		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, Rand: rand.Reader,
+		Secure: secure, DevOutbox: *devOutbox, DevOutboxPublic: *devOutboxPublic, WebApp: webApp != nil, Rand: rand.Reader,
 		PageRate: *pageRate, PageBurst: 5 * *pageRate,
 	}, *publicURL); err != nil {
 		return err
+	}
+	if webApp != nil {
+		srv.Mux().Handle(webapp.Prefix, webApp)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

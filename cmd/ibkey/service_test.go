@@ -591,6 +591,25 @@ func TestServiceKeyFile(t *testing.T) {
 	}
 }
 
+// users add: the service checks the code before the PIN is asked (as the
+// app does), so a wrong code ends the command with the service's word and
+// reads no PIN.
+func TestUsersAddWrongCodeFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	s := newSvcEnv(t)
+	s.must("password1\n", "admin", "useradd", "--db", s.db, "--username", "dora", "--phone", "+15550001234")
+	s.start()
+	_, err := s.run("password1\n00000000\n", "--vault", s.vault, "users", "add", "--service", s.url, "--username", "dora")
+	if err == nil || !strings.Contains(err.Error(), "invalid_code") {
+		t.Fatalf("a wrong code and no PIN: %v, want the service's invalid_code", err)
+	}
+	if list := s.must("", "--vault", s.vault, "users", "list"); list != "" {
+		t.Fatalf("users list after a wrong code: %q", list)
+	}
+}
+
 func TestServiceCardEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")

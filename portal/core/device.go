@@ -11,20 +11,30 @@ import (
 )
 
 // EventsRequest is a device's long-poll: its events after sequence number
-// After, or a wait of up to Wait (at most Config.MaxWait) for one.
+// After, or a wait of up to Wait (at most Config.MaxWait) for one. Pending,
+// when set, is the digest (protocol.PendingDigest) of the list of pending
+// requests the device holds: the long-poll also answers as soon as the
+// list differs.
 type EventsRequest struct {
-	Device DeviceAuth
-	After  int64
-	Wait   time.Duration
+	Device  DeviceAuth
+	After   int64
+	Wait    time.Duration
+	Pending string
 }
 
 // WaitEvents is the device channel: it answers at once with the device's
 // pending events after req.After, or waits for one, woken by this
 // instance's operations, by the store's notifications from other
 // instances (store.Listener), and by a look at the store every
-// CrossProcessPoll. Errors: ErrUnauthorized, ErrDeviceRetired (also when
-// the device is retired during the wait), ErrUnavailable (ctx ended).
+// CrossProcessPoll. Every answer lists the device's login requests still
+// pending; with req.Pending it also answers as soon as that list changes:
+// a request answered, refused or expired. Errors: *InputError (a malformed
+// digest), ErrUnauthorized, ErrDeviceRetired (also when the device is
+// retired during the wait), ErrUnavailable (ctx ended).
 func (s *Service) WaitEvents(ctx context.Context, req EventsRequest) (protocol.Events, error) {
+	if req.Pending != "" && !protocol.ValidDigest(req.Pending) {
+		return protocol.Events{}, badRequest("pending must be the digest of the pending list")
+	}
 	var d store.Device
 	if err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -40,18 +50,37 @@ func (s *Service) WaitEvents(ctx context.Context, req EventsRequest) (protocol.E
 	defer timer.Stop()
 	poll := time.NewTicker(s.cfg.CrossProcessPoll)
 	defer poll.Stop()
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	timedOut := false
 	for {
 		var evs []store.Event
 		var last int64
+		pending := []string{}
+		var soonest time.Time // the first pending request to expire
+		now := s.now()
 		err := s.st.View(ctx, func(tx store.Tx) error {
+			pending, soonest = pending[:0], time.Time{}
 			if _, err := authDevice(tx, req.Device, false); err != nil {
 				return err
 			}
 			var err error
-			if evs, err = tx.Events(d.ID, req.After, s.now(), 20); err != nil {
+			if evs, err = tx.Events(d.ID, req.After, now, 20); err != nil {
 				return err
 			}
-			last, err = tx.LastEvent(d.ID)
+			if last, err = tx.LastEvent(d.ID); err != nil {
+				return err
+			}
+			ls, err := tx.PendingPushes(d.Username, now)
+			for _, l := range ls {
+				end := l.Created.Add(s.cfg.Limits.RequestTTL) // as Approve counts it
+				if l.DeviceID == d.ID && now.Before(end) {
+					pending = append(pending, l.ID)
+					if soonest.IsZero() || end.Before(soonest) {
+						soonest = end
+					}
+				}
+			}
 			return err
 		})
 		if err != nil {
@@ -60,18 +89,26 @@ func (s *Service) WaitEvents(ctx context.Context, req EventsRequest) (protocol.E
 			}
 			return protocol.Events{}, err
 		}
+		out := protocol.Events{Events: []protocol.SignedEvent{}, Next: max(req.After, last), Pending: pending}
 		if len(evs) > 0 {
-			out := protocol.Events{Next: evs[len(evs)-1].Seq}
+			out.Next = evs[len(evs)-1].Seq
 			for _, e := range evs {
 				out.Events = append(out.Events, protocol.SignedEvent{Seq: e.Seq, Payload: e.Payload, Signature: e.Signature})
 			}
 			return out, nil
 		}
+		if timedOut || (req.Pending != "" && protocol.PendingDigest(pending) != req.Pending) {
+			return out, nil // nothing new, or the device's list is stale
+		}
+		if !soonest.IsZero() {
+			expiry.Reset(max(soonest.Sub(now), time.Millisecond))
+		}
 		select {
 		case <-ch:
 		case <-poll.C:
+		case <-expiry.C:
 		case <-timer.C:
-			return protocol.Events{Events: []protocol.SignedEvent{}, Next: max(req.After, last)}, nil
+			timedOut = true // answer with what is true now
 		case <-ctx.Done():
 			return protocol.Events{}, ErrUnavailable
 		}
@@ -102,9 +139,17 @@ func (s *Service) Approve(ctx context.Context, req ApprovalRequest) (Status, err
 	}
 	now := s.now()
 	var status Status
+	var closed string // the device whose request this answer closed
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		closed = ""
 		d, err := authDevice(tx, req.Device, false)
 		if err != nil {
+			return err
+		}
+		// Approved, denied or refused: the request leaves the device's
+		// pending list, which its long-polls (on any instance) learn.
+		closed = d.ID
+		if err := tx.Notify(d.ID); err != nil {
 			return err
 		}
 		l, acct, _, err := openLogin(tx, req.RequestID, func(l store.Login) bool {
@@ -164,6 +209,9 @@ func (s *Service) Approve(ctx context.Context, req ApprovalRequest) (Status, err
 			return store.Commit(&BadResponseError{AttemptsLeft: left, Approval: true})
 		}
 	})
+	if closed != "" {
+		s.notify(closed)
+	}
 	if err != nil {
 		return "", err
 	}

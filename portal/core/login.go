@@ -296,13 +296,23 @@ func (s *Service) Respond(ctx context.Context, req ResponseRequest) (LoginState,
 	}
 	now := s.now()
 	var out LoginState
+	var pushed string // the device whose seamless request this closes
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		pushed = ""
 		l, acct, d, err := openLogin(tx, req.LoginID, isLogin, notFound("login"), now)
 		if err != nil {
 			return err
 		}
 		if l.Status != store.StatusPending {
 			return ErrSpent
+		}
+		if l.Payload != nil {
+			// Answered in the browser, rightly or not: the device (on
+			// whichever instance it waits) drops the request it shows.
+			pushed = l.DeviceID
+			if err := tx.Notify(l.DeviceID); err != nil {
+				return err
+			}
 		}
 		if !now.Before(l.Expires) {
 			return ErrExpired
@@ -317,6 +327,9 @@ func (s *Service) Respond(ctx context.Context, req ResponseRequest) (LoginState,
 		out = LoginState{Status: StatusApproved, PasswordChangeRequired: acct.MustChange}
 		return s.check(tx, &acct, &l, d, l.Challenge, req.Response, req.IP, now)
 	})
+	if pushed != "" {
+		s.notify(pushed)
+	}
 	if err != nil {
 		return LoginState{}, err
 	}

@@ -137,6 +137,9 @@ type Tx interface {
 	UpdateLogin(Login) error
 	// PendingPush counts the user's pending seamless requests at now.
 	PendingPush(username string, now time.Time) (int, error)
+	// PendingPushes returns the user's pending logins that have a
+	// seamless request and have not expired at now, oldest first.
+	PendingPushes(username string, now time.Time) ([]Login, error)
 
 	// InsertEvent adds an event for a device and returns its sequence
 	// number. The events of one device are written while its user's

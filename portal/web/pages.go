@@ -10,7 +10,9 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"ibkey/authcore/digits"
 	"ibkey/authcore/protocol"
+	"ibkey/internal/webapp"
 	"ibkey/portal/core"
 )
 
@@ -173,22 +175,12 @@ func verifyView(p *pendingLogin) view {
 	return view{Title: title, Pending: p, Purpose: p.Purpose, Task: taskName(p.Purpose)}
 }
 
-// normalizeResponse drops the spaces and dashes people type between groups.
-func normalizeResponse(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' || r == '\t' {
-			return -1
-		}
-		return r
-	}, s)
-}
-
 func (h *handler) verifySubmit(q *request) {
 	p, ok := h.pending(q)
 	if !ok {
 		return
 	}
-	resp := normalizeResponse(q.r.PostForm.Get("response"))
+	resp := digits.Strip(q.r.PostForm.Get("response"))
 	if resp == "" || len(resp) > maxResponse {
 		v := verifyView(p)
 		v.Error = "Enter the response string that IB Key shows, like 1234 5678."
@@ -605,7 +597,22 @@ func (h *handler) devicePage(q *request) {
 		h.redirect(q, "/stepup?for=device", f)
 		return
 	}
-	h.render(q, http.StatusOK, "device", view{Title: "Add a device", Enrollment: e})
+	h.render(q, http.StatusOK, "device", view{Title: "Add a device", Enrollment: e, AppLink: h.appLink(e)})
+}
+
+// appLink is the web app's link for the enrollment e when the service
+// serves the web app, else "": SERVICE/app/#enroll=SESSIONID, the Session
+// ID in the fragment, which the browser keeps to itself (no server log
+// sees it). A phone's camera opens it in the browser.
+func (h *handler) appLink(e *Enrollment) string {
+	if !h.opt.WebApp {
+		return ""
+	}
+	service, session, err := protocol.ParseEnrollLink(e.Link)
+	if err != nil || service == "" {
+		return ""
+	}
+	return service + webapp.Prefix + "#enroll=" + protocol.FormatSessionID(session)
 }
 
 // qrSize is the QR code's side in pixels; the page shows it at 256 CSS
@@ -618,7 +625,11 @@ func (h *handler) deviceQR(q *request) {
 		http.NotFound(q.w, q.r)
 		return
 	}
-	png, err := qrcode.Encode(e.Link, qrcode.Medium, qrSize)
+	link := e.Link
+	if app := h.appLink(e); app != "" {
+		link = app
+	}
+	png, err := qrcode.Encode(link, qrcode.Medium, qrSize)
 	if err != nil {
 		h.fault(q.w, q.r, err)
 		return

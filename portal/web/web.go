@@ -43,6 +43,10 @@ type Options struct {
 	// DevOutboxPublic serves the outbox page to any client, not only to
 	// loopback ones (a demo in a container, behind a port mapping).
 	DevOutboxPublic bool
+	// WebApp says that the service serves the web app at /app/ (ibkey
+	// serve --web): the Add a device page's QR code and link then open it
+	// with the Session ID.
+	WebApp bool
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
 	// Rand is the source of session ids and tokens; nil means crypto/rand.
@@ -523,6 +527,7 @@ type view struct {
 	Purpose     core.Purpose
 	Task        string // the task a step-up is for, for people
 	Enrollment  *Enrollment
+	AppLink     string // the web app's link of Enrollment, when it is served
 	Messages    []core.Message
 	Channel     Channel
 	LockedUntil time.Time

@@ -872,6 +872,40 @@ func testEvents(t *testing.T, e Engine) {
 		if n, err := tx.PendingPush("eve", t0); err != nil || n != 0 {
 			t.Errorf("pending pushes %d %v", n, err)
 		}
+		if ls, err := tx.PendingPushes("eve", t0); err != nil || len(ls) != 0 {
+			t.Errorf("pending pushes %v %v", ls, err)
+		}
+		return nil
+	})
+	// Logins with a seamless request, pending and alive, oldest first.
+	update(t, st, func(tx store.Tx) error {
+		for i, id := range []string{"p2", "p1", "p3", "p4"} {
+			l := login(id, "eve", "d1")
+			l.Payload = []byte("{}")
+			l.Created = t0.Add(time.Duration(map[string]int{"p1": 1, "p2": 2, "p3": 3, "p4": 4}[id]) * time.Second)
+			switch i {
+			case 2:
+				l.Status = store.StatusApproved
+			case 3:
+				l.Payload = nil // no seamless request
+			}
+			if err := tx.InsertLogin(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, st, func(tx store.Tx) error {
+		ls, err := tx.PendingPushes("eve", t0)
+		if err != nil || len(ls) != 2 || ls[0].ID != "p1" || ls[1].ID != "p2" || !ls[0].Created.Equal(t0.Add(time.Second)) {
+			t.Errorf("pending pushes %+v %v", ls, err)
+		}
+		if n, _ := tx.PendingPush("eve", t0); n != 2 {
+			t.Errorf("%d pending pushes counted", n)
+		}
+		if ls, _ := tx.PendingPushes("eve", t0.Add(time.Hour)); len(ls) != 0 {
+			t.Errorf("expired pending pushes %+v", ls)
+		}
 		return nil
 	})
 }

@@ -530,6 +530,29 @@ func (t *Tx) PendingPush(username string, now time.Time) (int, error) {
 	return n, err
 }
 
+func (t *Tx) PendingPushes(username string, now time.Time) ([]store.Login, error) {
+	at, err := store.StoreTime(now)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query("SELECT "+loginCols+" FROM logins WHERE username = ? AND status = 'pending' AND expires > ? AND kind = 'login' AND payload IS NOT NULL ORDER BY created, id", username, at)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Login
+	for rows.Next() {
+		var l store.Login
+		dest, done := loginDest(&l)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		done()
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
 func (t *Tx) InsertEvent(e store.Event) (int64, error) {
 	expires, err := store.StoreTime(e.Expires)
 	if err != nil {
