@@ -67,7 +67,6 @@ func TestInstancesWakeDevice(t *testing.T) {
 			done <- evs
 		}()
 		time.Sleep(200 * time.Millisecond) // the long-poll waits
-		t0 := time.Now()
 		start()
 		select {
 		case evs := <-done:
@@ -75,10 +74,7 @@ func TestInstancesWakeDevice(t *testing.T) {
 				t.Fatalf("%s: events %+v", what, evs)
 			}
 			after = evs.Next
-			if el := time.Since(t0); el > 3*time.Second {
-				t.Fatalf("%s: the device on the other instance woke after %v", what, el)
-			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(5 * time.Second): // the look at the store is an hour away
 			t.Fatalf("%s: the device on the other instance was not woken", what)
 		}
 	}
