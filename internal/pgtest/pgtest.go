@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -65,7 +66,7 @@ func BinDir() (string, error) {
 
 // complete reports whether dir has every binary a Server runs.
 func complete(dir string) bool {
-	for _, name := range []string{"initdb", "pg_ctl", "createdb", "postgres"} {
+	for _, name := range []string{"initdb", "pg_ctl", "createdb", "dropdb", "postgres"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return false
 		}
@@ -79,8 +80,16 @@ func version(dir string) int {
 	return n
 }
 
-// Start initialises and starts a new server. Stop it when done.
-func Start(ctx context.Context) (*Server, error) {
+// Start initialises and starts a new server for tests: it never flushes
+// to disk (fsync, synchronous_commit and full_page_writes off), as
+// nothing in it is to outlive it. Stop it when done.
+func Start(ctx context.Context) (*Server, error) { return start(ctx, false) }
+
+// StartDurable starts a server as PostgreSQL is deployed: its defaults,
+// a commit waits until the log is on disk. For benchmarks.
+func StartDurable(ctx context.Context) (*Server, error) { return start(ctx, true) }
+
+func start(ctx context.Context, durable bool) (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -116,7 +125,10 @@ func Start(ctx context.Context) (*Server, error) {
 			s.Stop()
 			return nil, err
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", s.port, s.dir)
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200", s.port, s.dir)
+		if !durable {
+			opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		}
 		err = s.run(ctx, "pg_ctl", "-D", data, "-l", filepath.Join(s.dir, "log"), "-o", opts, "-w", "-t", "60", "start")
 		if err == nil {
 			return s, nil
@@ -184,6 +196,11 @@ func (s *Server) NewDatabase(ctx context.Context) (string, error) {
 	return s.URL(name), nil
 }
 
+// DropDatabase drops database db, ending its connections first.
+func (s *Server) DropDatabase(ctx context.Context, db string) error {
+	return s.run(ctx, "dropdb", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres", "--force", db)
+}
+
 // Stop stops the server and removes its folder.
 func (s *Server) Stop() {
 	if s.port != 0 {
@@ -201,9 +218,11 @@ func Required() bool { return os.Getenv("IBKEY_TEST_POSTGRES") == "1" }
 // Shared is one server started on first use and shared by the tests of a
 // test binary; call Stop from TestMain after m.Run.
 type Shared struct {
-	once sync.Once
-	srv  *Server
-	err  error
+	// Durable starts the server with StartDurable.
+	Durable bool
+	once    sync.Once
+	srv     *Server
+	err     error
 }
 
 // Database returns the URL of a new database on the shared server,
@@ -214,7 +233,7 @@ func (sh *Shared) Database(t testing.TB) string {
 	sh.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		sh.srv, sh.err = Start(ctx)
+		sh.srv, sh.err = start(ctx, sh.Durable)
 	})
 	if sh.err != nil {
 		if errors.Is(sh.err, ErrUnavailable) && !Required() {
@@ -226,6 +245,16 @@ func (sh *Shared) Database(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Dropped once t and what it started (its cleanups run first) are
+	// done, so that what a test leaves does not weigh on the next: the
+	// server's cache, its checkpoints and autovacuum.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := sh.srv.DropDatabase(ctx, path.Base(url[:strings.IndexByte(url, '?')])); err != nil {
+			t.Error(err)
+		}
+	})
 	return url
 }
 
