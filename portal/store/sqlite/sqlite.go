@@ -120,11 +120,14 @@ func open(path string, version int, keyFor store.KeyFor) (*Store, error) {
 	// Zero what an update or a delete frees, so that no plaintext of a
 	// value sealed in place (version 3) stays in the file's free space.
 	q.Add("_pragma", "secure_delete(1)")
-	// Keep up to 64 MiB of pages in each connection's cache, and read the
-	// file through a map of up to 1 GiB: a store of millions of accounts
-	// reads its indexes without a system call a page.
+	// Keep up to 64 MiB of pages in each connection's cache. No memory
+	// map: a reader that finds the database changed since its last read
+	// drops its map whole, and unmapping a large file, then faulting its
+	// pages in again, cost a login's start a third more in a store of a
+	// million accounts than in one of a thousand (BenchmarkStoreSize in
+	// portal); reads of the pages it needs cost the same at either size.
 	q.Add("_pragma", "cache_size(-65536)")
-	q.Add("_pragma", "mmap_size(1073741824)")
+	q.Add("_pragma", "mmap_size(0)")
 	mem := path == ":memory:"
 	if !mem {
 		q.Add("_pragma", "journal_mode(WAL)")
