@@ -49,8 +49,14 @@ import (
 const MaxAttempts = 8
 
 // DefaultMaxConns is the pool's size when the URL does not say
-// (pool_max_conns).
-const DefaultMaxConns = 16
+// (pool_max_conns). A transaction here is a few short statements and a
+// commit that waits for the disk: a connection is busy only while the
+// database works or flushes for it. A few connections per core of the
+// database keep it busy; more only make its processes take turns,
+// holding locks as they wait. On 2 cores, 16 clients got more responses
+// a second through 8 connections than through 4 or 16, with commits
+// flushed or not (BenchmarkResponses in portal, docs/DEPLOY.md).
+const DefaultMaxConns = 8
 
 // channel is the LISTEN/NOTIFY channel of device wake-ups.
 const channel = "ibkey_device"
