@@ -38,6 +38,6 @@ bench:
 # The service's scale (docs/DEPLOY.md): responses a second by engine,
 # instances and clients, and a store of a million accounts against one of a
 # thousand. PostgreSQL comes from Debian's packages (scripts/deps.sh test).
-BENCHTIME ?= 3000x
+BENCHTIME ?= 20000x
 bench-service:
 	$(GO) test -run '^$$' -bench 'Responses|StoreSize' -benchtime $(BENCHTIME) -timeout 60m ./portal/

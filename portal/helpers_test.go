@@ -39,6 +39,7 @@ var pg pgtest.Shared
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pg.Stop()
+	pgBench.Stop()
 	os.Exit(code)
 }
 

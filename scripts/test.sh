@@ -53,6 +53,11 @@ go test -race -timeout 20m ./...
 step "UI tests as a phone (-tags mobile)"
 go test -tags mobile -timeout 10m ./app/... .
 
+step "the service's benchmarks, once each on small stores (make bench-service measures)"
+bench=$(IBKEY_BENCH_ACCOUNTS=100,1000 go test -run '^$' -bench . -benchtime 1x -timeout 10m ./portal/ 2>&1) ||
+	{ printf '%s\n' "$bench"; exit 1; }
+printf '%s\n' "$bench" | tail -1
+
 step "the OS keyring (gnome-keyring's Secret Service)"
 dbus-run-session -- sh -c 'printf ibkey-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
 	IBKEY_TEST_KEYRING=1 go test -count=1 -run TestKeyringOS ./platform/'
