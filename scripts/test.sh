@@ -53,6 +53,9 @@ go test -race -timeout 20m ./...
 step "UI tests as a phone (-tags mobile)"
 go test -tags mobile -timeout 10m ./app/... .
 
+step "the service's tests again, on PostgreSQL instead of SQLite files"
+IBKEY_TEST_STORE=postgres go test -count=1 -timeout 10m ./portal/
+
 step "the service's benchmarks, once each on small stores (make bench-service measures)"
 bench=$(IBKEY_BENCH_ACCOUNTS=100,1000 go test -run '^$' -bench . -benchtime 1x -timeout 10m ./portal/ 2>&1) ||
 	{ printf '%s\n' "$bench"; exit 1; }
