@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -186,6 +185,14 @@ func (s *Server) URL(db string) string {
 // NewDatabase creates a new, empty database and returns its URL. Each call
 // gives another database, so that tests sharing the server do not meet.
 func (s *Server) NewDatabase(ctx context.Context) (string, error) {
+	name, err := s.newDatabase(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.URL(name), nil
+}
+
+func (s *Server) newDatabase(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	s.dbs++
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), s.dbs)
@@ -193,7 +200,7 @@ func (s *Server) NewDatabase(ctx context.Context) (string, error) {
 	if err := s.run(ctx, "createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres", name); err != nil {
 		return "", err
 	}
-	return s.URL(name), nil
+	return name, nil
 }
 
 // DropDatabase drops database db, ending its connections first.
@@ -241,7 +248,7 @@ func (sh *Shared) Database(t testing.TB) string {
 		}
 		t.Fatal(sh.err)
 	}
-	url, err := sh.srv.NewDatabase(context.Background())
+	name, err := sh.srv.newDatabase(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +258,11 @@ func (sh *Shared) Database(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := sh.srv.DropDatabase(ctx, path.Base(url[:strings.IndexByte(url, '?')])); err != nil {
+		if err := sh.srv.DropDatabase(ctx, name); err != nil {
 			t.Error(err)
 		}
 	})
-	return url
+	return sh.srv.URL(name)
 }
 
 // Server returns the shared server once Database has started it, or nil.
