@@ -84,10 +84,6 @@ func version(dir string) int {
 // nothing in it is to outlive it. Stop it when done.
 func Start(ctx context.Context) (*Server, error) { return start(ctx, false) }
 
-// StartDurable starts a server as PostgreSQL is deployed: its defaults,
-// a commit waits until the log is on disk. For benchmarks.
-func StartDurable(ctx context.Context) (*Server, error) { return start(ctx, true) }
-
 func start(ctx context.Context, durable bool) (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
@@ -225,7 +221,8 @@ func Required() bool { return os.Getenv("IBKEY_TEST_POSTGRES") == "1" }
 // Shared is one server started on first use and shared by the tests of a
 // test binary; call Stop from TestMain after m.Run.
 type Shared struct {
-	// Durable starts the server with StartDurable.
+	// Durable starts the server as PostgreSQL is deployed, for
+	// benchmarks: its defaults, a commit waits until its log is on disk.
 	Durable bool
 	once    sync.Once
 	srv     *Server
