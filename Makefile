@@ -4,7 +4,7 @@
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 export PATH := $(PATH):$(dir $(GO))
 
-.PHONY: run test build cli web fuzz bench bench-service
+.PHONY: run test build cli web fuzz bench bench-service mutate
 
 run:
 	scripts/deps.sh run
@@ -41,3 +41,10 @@ bench:
 BENCHTIME ?= 20000x
 bench-service:
 	$(GO) test -run '^$$' -bench 'Responses|StoreSize' -benchtime $(BENCHTIME) -timeout 60m ./portal/
+
+# Mutation testing of authcore and the service's core (docs/TESTING.md):
+# efficacy per package against its goal, the living mutants held against
+# testdata/equivalent-mutants.txt. About an hour on 2 cores; PACKAGES=
+# "authcore/ocra" runs some.
+mutate:
+	scripts/mutate.sh $(PACKAGES)
