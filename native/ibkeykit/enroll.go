@@ -59,11 +59,12 @@ func (v *Vault) StartEnrollment(service, username, password, channel string) (*E
 
 // Resend asks for a new activation code by channel: "voice" to have it
 // read in a call, "sms", or "" for the other channel than the last one.
-func (v *Vault) Resend(e *Enrollment, channel string) (*Enrollment, error) {
+func (v *Vault) Resend(enrollment *Enrollment, channel string) (*Enrollment, error) {
 	ctx, err := v.context()
 	if err != nil {
 		return nil, err
 	}
+	e := enrollment
 	if e == nil || e.ID == "" || e.Service == "" {
 		return nil, errEmpty
 	}
@@ -80,11 +81,12 @@ func (v *Vault) Resend(e *Enrollment, channel string) (*Enrollment, error) {
 // Activation holds in memory only, until Confirm seals it in the vault.
 // cardPIN, when not "", makes the new user a soft DSC+ card with that
 // 4-digit PIN. Nothing is written on this device.
-func (v *Vault) Activate(e *Enrollment, code, cardPIN string) (*Activation, error) {
+func (v *Vault) Activate(enrollment *Enrollment, code, cardPIN string) (*Activation, error) {
 	ctx, err := v.context()
 	if err != nil {
 		return nil, err
 	}
+	e := enrollment
 	if e == nil || e.ID == "" || e.Service == "" {
 		return nil, errEmpty
 	}
@@ -140,14 +142,14 @@ type Protection struct {
 	Biometric bool
 }
 
-// Confirm seals the secret in the vault as the user called name under p
-// and confirms with the service, which only then makes this device the
-// user's active one (and retires any other). What fails before the
+// Confirm seals the secret in the vault as the user called name under
+// protection and confirms with the service, which only then makes this
+// device the user's active one (and retires any other). What fails before the
 // confirmation is sent (CodeBadPIN, CodeExists, CodeCancelled) leaves the
 // Activation as it was, to confirm again; after it, the Activation is
 // spent. CodeConfirm says the service refused the confirmation (the user
 // is removed again) or never answered it.
-func (a *Activation) Confirm(name string, p *Protection) (*User, error) {
+func (a *Activation) Confirm(name string, protection *Protection) (*User, error) {
 	if a.p == nil || a.v == nil {
 		return nil, errEmpty
 	}
@@ -156,8 +158,8 @@ func (a *Activation) Confirm(name string, p *Protection) (*User, error) {
 		return nil, err
 	}
 	var prot core.Protection
-	if p != nil {
-		prot = core.Protection{PIN: p.PIN, Biometric: p.Biometric}
+	if protection != nil {
+		prot = core.Protection{PIN: protection.PIN, Biometric: protection.Biometric}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

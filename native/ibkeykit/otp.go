@@ -22,8 +22,9 @@ type OCRAInput struct {
 }
 
 // OCRA returns the RFC 6287 response of suite (such as
-// "OCRA-1:HOTP-SHA1-6:QN08") with key for in. Every error is CodeInvalid.
-func OCRA(suite string, key []byte, in *OCRAInput) (string, error) {
+// "OCRA-1:HOTP-SHA1-6:QN08") with key for input. Every error is CodeInvalid.
+func OCRA(suite string, key []byte, input *OCRAInput) (string, error) {
+	in := input
 	if in == nil {
 		return "", errorf(CodeInvalid, "no input")
 	}
