@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	core "ibkey/authcore/device"
 	"ibkey/authcore/protocol"
@@ -94,7 +95,15 @@ func (v *Vault) Activate(enrollment *Enrollment, code, cardPIN string) (*Activat
 	if err != nil {
 		return nil, wrap(err)
 	}
-	return &Activation{v: v, p: p}, nil
+	a := &Activation{v: v, p: p}
+	// The secret is not kept past its use, as in the Fyne app: the
+	// service forgets an unconfirmed activation then too.
+	until := 10 * time.Minute // an activation code's life, when the service names no time
+	if !p.ExpiresAt().IsZero() {
+		until = time.Until(p.ExpiresAt())
+	}
+	time.AfterFunc(until, a.Cancel)
+	return a, nil
 }
 
 // Activation is an activation that the service took and this device has
@@ -172,7 +181,8 @@ func (a *Activation) Confirm(name string, protection *Protection) (*User, error)
 
 // Cancel drops the activation without sealing it: its secret is cleared
 // from memory, the service's activation expires unconfirmed and the
-// user's earlier device stays active.
+// user's earlier device stays active. An activation neither confirmed nor
+// cancelled is cancelled when the service stops waiting for it.
 func (a *Activation) Cancel() {
 	if a.p == nil {
 		return

@@ -66,7 +66,7 @@ func nativeError(err error) error {
 			return sentinel
 		}
 	}
-	return fmt.Errorf("ibkeykit: native: %w", err)
+	return fmt.Errorf("ibkeykit/native: %w", err)
 }
 
 // secretStore is a native SecretStore as the vault's: absence is
