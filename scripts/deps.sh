@@ -5,14 +5,17 @@
 #   scripts/deps.sh test   also Xvfb, Chromium, a Secret Service, node (the js/wasm
 #                          tests) and tools for the tests (xdotool, xclip and
 #                          ImageMagick drive and shoot the app's real window in the
-#                          journey test)
+#                          journey test), a JDK, clang and GNUstep's Foundation (the
+#                          native apps' bindings: Java run on the JVM, Objective-C
+#                          compiled)
 set -euo pipefail
 
 pkgs=(gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
       libxinerama-dev libxi-dev libxxf86vm-dev brotli)
 case "${1:-run}" in
 run) ;;
-test) pkgs+=(xvfb xauth chromium gnome-keyring dbus dbus-x11 fonts-dejavu-core postgresql nodejs xdotool xclip imagemagick) ;;
+test) pkgs+=(xvfb xauth chromium gnome-keyring dbus dbus-x11 fonts-dejavu-core postgresql nodejs xdotool xclip imagemagick
+      default-jdk-headless clang libgnustep-base-dev) ;;
 *) echo "usage: scripts/deps.sh run|test" >&2; exit 2 ;;
 esac
 

@@ -28,7 +28,7 @@ step "go build (the app and the command: the journey test's run.sh finds them bu
 go build ./...
 
 step "mobile builds (cgo off)"
-pure="./authcore/... ./platform/... ./internal/..."
+pure="./authcore/... ./platform/... ./internal/... ./native/..."
 CGO_ENABLED=0 GOOS=android GOARCH=arm64 go build $pure
 CGO_ENABLED=0 GOOS=android GOARCH=arm64 go vet $pure
 CGO_ENABLED=0 GOOS=ios GOARCH=arm64 go build $pure
@@ -60,6 +60,10 @@ step "the service's benchmarks, once each on small stores (make bench-service me
 bench=$(IBKEY_BENCH_ACCOUNTS=100,1000 go test -run '^$' -bench . -benchtime 1x -timeout 10m ./portal/ 2>&1) ||
 	{ printf '%s\n' "$bench"; exit 1; }
 printf '%s\n' "$bench" | tail -1
+
+step "the native apps' bindings (gobind): Java on this JVM against ibkey serve, Objective-C compiled against GNUstep"
+# Missing javac, clang or GNUstep is a failure here, not a skip.
+IBKEY_TEST_JVM=1 IBKEY_TEST_OBJC=1 go test -count=1 -timeout 15m -v -run '^(TestJVM|TestObjC)$' ./native/ibkeykit/
 
 step "the OS keyring (gnome-keyring's Secret Service)"
 dbus-run-session -- sh -c 'printf ibkey-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
