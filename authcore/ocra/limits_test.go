@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -242,6 +243,201 @@ func TestTimeStepInstants(t *testing.T) {
 		_, err := Verify(s, key, r, Input{Challenge: "12345678", Time: c.at}, Window{})
 		if (err == nil) != c.ok {
 			t.Errorf("OCRA T30S response of step 37037036 verified at %s: %v, want ok=%v", c.at.UTC().Format(time.RFC3339Nano), err, c.ok)
+		}
+	}
+}
+
+// TestSearchOrder: a drift window is searched from the likeliest step out
+// (0, -1, +1, -2, +2, ...), and the first match is returned, so that a
+// code that two steps share counts as the earlier one. HOTP-SHA1 of RFC
+// 4226's key gives 468457 for counters 153567 and 153569 (214300 for
+// 153568; checked with Python's hmac); the 4-digit OCRA suite below gives
+// 6863 for Q 10005568 at the steps either side of 37037037.
+func TestSearchOrder(t *testing.T) {
+	t.Parallel()
+	key := []byte("12345678901234567890")
+	o, _ := NewOTP(SHA1, key, 6)
+	mid := time.Unix(153568*30, 0)
+	if step, err := o.VerifyTOTP("468457", mid, 30*time.Second, 1); err != nil || step != 153567 {
+		t.Errorf("VerifyTOTP of a code of steps 153567 and 153569: %d, %v, want 153567", step, err)
+	}
+	if step, err := o.VerifyTOTP("468457", mid.Add(30*time.Second), 30*time.Second, 1); err != nil || step != 153569 {
+		t.Errorf("VerifyTOTP from step 153569: %d, %v, want 153569", step, err)
+	}
+	s := MustParseSuite("OCRA-1:HOTP-SHA1-4:QN08-T30S")
+	edge := time.Unix(1111111110, 0)
+	m, err := Verify(s, key, "6863", Input{Challenge: "10005568", Time: edge}, Window{Drift: 1})
+	if err != nil || m.TimeStep != 37037036 {
+		t.Errorf("OCRA Verify of a response of steps 37037036 and 37037038: %+v, %v, want 37037036", m, err)
+	}
+	m, err = Verify(s, key, "0382", Input{Challenge: "10005568", Time: edge}, Window{Drift: 1})
+	if err != nil || m.TimeStep != 37037037 {
+		t.Errorf("OCRA Verify of the current step: %+v, %v", m, err)
+	}
+	// The far edges of a window: a code as many steps ahead or behind as
+	// the drift is found; one more step is not, nor a wrong code.
+	for _, d := range []int64{-3, 3} {
+		code, _ := o.TOTP(mid.Add(time.Duration(d)*30*time.Second), 30*time.Second)
+		if step, err := o.VerifyTOTP(code, mid, 30*time.Second, 3); err != nil || step != 153568+d {
+			t.Errorf("VerifyTOTP %+d steps, drift 3: %d, %v", d, step, err)
+		}
+		if _, err := o.VerifyTOTP(code, mid, 30*time.Second, 2); !errors.Is(err, ErrMismatch) {
+			t.Errorf("VerifyTOTP %+d steps, drift 2: %v", d, err)
+		}
+		r, _ := Generate(s, key, Input{Challenge: "12345678", Time: edge.Add(time.Duration(d) * 30 * time.Second)})
+		m, err := Verify(s, key, r, Input{Challenge: "12345678", Time: edge}, Window{Drift: 3})
+		if err != nil || m.TimeStep != 37037037+d {
+			t.Errorf("OCRA Verify %+d steps, drift 3: %+v, %v", d, m, err)
+		}
+	}
+	if _, err := o.VerifyTOTP("000000", mid, 30*time.Second, 0); !errors.Is(err, ErrMismatch) {
+		t.Errorf("VerifyTOTP of a wrong code: %v", err)
+	}
+	if step, err := o.VerifyTOTP("214300", mid, 30*time.Second, 0); err != nil || step != 153568 {
+		t.Errorf("VerifyTOTP drift 0: %d, %v", step, err)
+	}
+	// A period of one second is allowed.
+	if _, err := o.TOTP(mid, time.Second); err != nil {
+		t.Errorf("TOTP with 1 s: %v", err)
+	}
+	if _, err := o.VerifyTOTP("000000", mid, time.Second, 0); !errors.Is(err, ErrMismatch) {
+		t.Errorf("VerifyTOTP with 1 s: %v", err)
+	}
+	for _, p := range []time.Duration{0, time.Second - 1, 1500 * time.Millisecond} {
+		if _, err := o.VerifyTOTP("000000", mid, p, 0); !errors.Is(err, ErrPeriod) {
+			t.Errorf("VerifyTOTP with period %v: %v", p, err)
+		}
+		if _, err := o.TOTP(mid, p); !errors.Is(err, ErrPeriod) {
+			t.Errorf("TOTP with period %v: %v", p, err)
+		}
+	}
+}
+
+// TestHOTPWindow: VerifyHOTP tries counter to counter+window and no
+// other, also where counter+window passes 2^64 - 1 (the counter is 8
+// bytes, RFC 4226 section 5.1, and wraps around).
+func TestHOTPWindow(t *testing.T) {
+	t.Parallel()
+	o, _ := NewOTP(SHA1, []byte("12345678901234567890"), 6)
+	// RFC 4226 Appendix D: 162583 is counter 7.
+	if c, err := o.VerifyHOTP("162583", 5, 2); err != nil || c != 7 {
+		t.Errorf("VerifyHOTP(counter 7, from 5, window 2) = %d, %v", c, err)
+	}
+	if _, err := o.VerifyHOTP("162583", 8, 5); !errors.Is(err, ErrMismatch) {
+		t.Errorf("VerifyHOTP(counter 7, from 8) = %v", err)
+	}
+	if _, err := o.VerifyHOTP("162583", 4, 2); !errors.Is(err, ErrMismatch) {
+		t.Errorf("VerifyHOTP(counter 7, from 4, window 2) = %v", err)
+	}
+	const top = ^uint64(0)
+	for _, c := range []struct {
+		from, window, at uint64
+	}{
+		{top, 0, top},
+		{top - 5, 5, top},
+		{top - 2, 5, 2},
+		{top, 1, 0},
+	} {
+		code := o.HOTP(c.at)
+		if got, err := o.VerifyHOTP(code, c.from, c.window); err != nil || got != c.at {
+			t.Errorf("VerifyHOTP(counter %d, from %d, window %d) = %d, %v", c.at, c.from, c.window, got, err)
+		}
+	}
+	// A window that ends at 2^64 - 1 and holds no match ends.
+	if _, err := o.VerifyHOTP("000000"[:5]+"x", top-3, 3); !errors.Is(err, ErrMismatch) {
+		t.Errorf("VerifyHOTP to 2^64-1 without a match: %v", err)
+	}
+}
+
+// TestInputEdges: inputs at the edges of what a suite takes.
+func TestInputEdges(t *testing.T) {
+	t.Parallel()
+	key := []byte("12345678901234567890")
+	// Suite texts: a challenge length ending in 9, digits that are not
+	// digits, and the 128-byte cap on the text.
+	for _, c := range []struct {
+		text string
+		ok   bool
+	}{
+		{"OCRA-1:HOTP-SHA1-6:QN09", true},
+		{"OCRA-1:HOTP-SHA1-6:QN19", true},
+		{"OCRA-1:HOTP-SHA1-6:QN90", false},
+		{"OCRA-1:HOTP-SHA1-x:QN08", false},
+		{"OCRA-1:HOTP-SHA1-6:QN08-T1xM", false},
+		{"OCRA-1:HOTP-SHA1-6:QN0/", false},
+		{"OCRA-1:HOTP-SHA1-6:QN/8", false},
+	} {
+		_, err := ParseSuite(c.text)
+		if (err == nil) != c.ok {
+			t.Errorf("ParseSuite(%q) = %v, want ok=%v", c.text, err, c.ok)
+		}
+	}
+	for _, n := range []int{127, 128, 129} {
+		text := "OCRA-1:HOTP-SHA1-6:QN08-" + strings.Repeat("x", n-24)
+		_, err := ParseSuite(text)
+		var se *SuiteError
+		if !errors.As(err, &se) {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if tooLong := se.Reason == "too long"; tooLong != (n > 128) {
+			t.Errorf("a suite of %d bytes: %q", n, se.Reason)
+		}
+	}
+
+	// A session as long as the suite's S field is taken, one byte more
+	// is not.
+	s := MustParseSuite("OCRA-1:HOTP-SHA1-6:QN08-S064")
+	if _, err := Generate(s, key, Input{Challenge: "12345678", Session: make([]byte, 64)}); err != nil {
+		t.Errorf("a 64-byte session in S064: %v", err)
+	}
+	if _, err := Generate(s, key, Input{Challenge: "12345678", Session: make([]byte, 65)}); !errors.Is(err, ErrSessionTooLong) {
+		t.Errorf("a 65-byte session in S064: %v", err)
+	}
+
+	// Hexadecimal challenges take 0-9, a-f, A-F and nothing else;
+	// alphanumeric ones printable ASCII from '!' to '~'.
+	h := MustParseSuite("OCRA-1:HOTP-SHA1-6:QH08")
+	for _, c := range []struct {
+		q  string
+		ok bool
+	}{
+		{"09afAF90", true}, {"99999999", true}, {"0000000g", false}, {"0000000G", false}, {"0000000:", false}, {"0000000/", false}, {"0000000`", false}, {"0000000@", false},
+	} {
+		_, err := Generate(h, key, Input{Challenge: c.q})
+		if (err == nil) != c.ok {
+			t.Errorf("QH08 challenge %q: %v, want ok=%v", c.q, err, c.ok)
+		}
+	}
+	a := MustParseSuite("OCRA-1:HOTP-SHA1-6:QA08")
+	for _, c := range []struct {
+		q  string
+		ok bool
+	}{
+		{"!!!!~~~~", true}, {"!!!! ~~~", false}, {"!!!!\x7f~~~", false}, {"!!!!\x80~~~", false}, {"!!!!\xff~~~", false},
+	} {
+		_, err := Generate(a, key, Input{Challenge: c.q})
+		if (err == nil) != c.ok {
+			t.Errorf("QA08 challenge %q: %v, want ok=%v", c.q, err, c.ok)
+		}
+	}
+
+	// Mutual-mode numeric questions beyond 19 digits against the
+	// reference: all zeros, and a number whose first byte is 0x10 (an
+	// even count of hex digits): 16·2^64 = 295147905179352825856.
+	n := MustParseSuite("OCRA-1:HOTP-SHA1-8:QN64")
+	for _, q := range [][2]string{
+		{"0000000000", "0000000000"},
+		{"29514790517", "9352825856"},
+		{"29514790517", "9352825855"},
+		{"0000000000000000000", "0001"},
+	} {
+		in := Input{Challenge: q[0], PeerChallenge: q[1]}
+		got, err := Generate(n, key, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := reference(t, n, key, in); got != want {
+			t.Errorf("Q=%s%s: %s, reference %s", q[0], q[1], got, want)
 		}
 	}
 }
