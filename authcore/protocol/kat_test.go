@@ -261,3 +261,30 @@ func TestEventExpiryInstant(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingDigestKAT: the first 16 bytes of SHA-256 over lp(id) of the
+// ids in sorted order, in hex (computed apart with Python's hashlib).
+func TestPendingDigestKAT(t *testing.T) {
+	t.Parallel()
+	if got := PendingDigest([]string{"b", "a"}); got != "e168af95ee8e070a78b202450c429f92" {
+		t.Errorf("PendingDigest([b a]) = %s", got)
+	}
+	if got := PendingDigest(nil); got != "e3b0c44298fc1c149afbf4c8996fb924" {
+		t.Errorf("PendingDigest(nil) = %s", got)
+	}
+	for _, c := range []struct {
+		s  string
+		ok bool
+	}{
+		{"0123456789abcdef0123456789abcdef", true},
+		{"/123456789abcdef0123456789abcdef", false},
+		{":123456789abcdef0123456789abcdef", false},
+		{"`123456789abcdef0123456789abcdef", false},
+		{"g123456789abcdef0123456789abcdef", false},
+		{"9fa0000000000000000000000000000f", true},
+	} {
+		if got := ValidDigest(c.s); got != c.ok {
+			t.Errorf("ValidDigest(%q) = %v", c.s, got)
+		}
+	}
+}
