@@ -49,6 +49,33 @@ type fakeService struct {
 	noServiceKey  bool   // activate without the identity key
 	eventsStatus  int    // answer events with this error status
 	eventsCode    string
+	longPoll      bool // hold an events request without news until woken
+	wake          chan struct{}
+}
+
+// newer reports whether an event after seq is queued.
+func (f *fakeService) newer(seq int64) bool {
+	for _, se := range f.events {
+		if se.Seq > seq {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fakeService) wakeCh() chan struct{} {
+	if f.wake == nil {
+		f.wake = make(chan struct{})
+	}
+	return f.wake
+}
+
+// news wakes the long-polls waiting.
+func (f *fakeService) news() {
+	if f.wake != nil {
+		close(f.wake)
+		f.wake = nil
+	}
 }
 
 const (
@@ -182,6 +209,22 @@ func (f *fakeService) device(w http.ResponseWriter, r *http.Request, p string) {
 			return
 		}
 		after := r.URL.Query().Get("after")
+		// A long-poll: wait for an event after after, a change of the
+		// pending list, or the wait asked for.
+		if f.longPoll && !f.newer(atoi(after)) && r.URL.Query().Get("pending") == protocol.PendingDigest(f.pending) {
+			wake := f.wakeCh()
+			f.mu.Unlock()
+			select {
+			case <-wake:
+			case <-time.After(time.Duration(atoi(r.URL.Query().Get("wait"))) * time.Millisecond):
+			case <-r.Context().Done():
+			}
+			f.mu.Lock()
+			if f.eventsStatus != 0 {
+				f.fail(w, f.eventsStatus, f.eventsCode)
+				return
+			}
+		}
 		var out protocol.Events
 		out.Pending = f.pending
 		for _, se := range f.events {
@@ -265,6 +308,7 @@ func (f *fakeService) login(id string, numbers []int, expires time.Time) protoco
 		f.t.Fatal(err)
 	}
 	f.events = append(f.events, se)
+	f.news()
 	return ev
 }
 
@@ -296,6 +340,7 @@ func (f *fakeService) set(fn func(f *fakeService)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(f)
+	f.news()
 }
 
 // testDevice is a Device over a new vault whose clock is *now, talking to

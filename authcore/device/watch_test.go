@@ -1,0 +1,170 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ibkey/authcore/protocol"
+	"ibkey/authcore/vault"
+)
+
+// watchClock is a clock that tests move while Watch reads it.
+type watchClock struct{ ns atomic.Int64 }
+
+func (c *watchClock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *watchClock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func (c *watchClock) add(d time.Duration) { c.ns.Add(int64(d)) }
+
+// expect reads notices until one satisfies ok and returns it. It fails
+// the test if the channel closes or nothing comes for a long time (a
+// hang, not a measure of speed).
+func expect(t *testing.T, ch <-chan Notice, what string, ok func(Notice) bool) Notice {
+	t.Helper()
+	guard := time.After(30 * time.Second)
+	for {
+		select {
+		case n, open := <-ch:
+			if !open {
+				t.Fatalf("%s: the channel closed", what)
+			}
+			if ok(n) {
+				return n
+			}
+		case <-guard:
+			t.Fatalf("%s: no such notice", what)
+		}
+	}
+}
+
+// TestWatch: Watch follows the enrolled users of the vault: it tells that
+// the service answers, each login request once, the end of each request
+// (no longer pending, past its expiry by the device's clock, its user
+// removed), a rename, a service that cannot be reached and its return, a
+// retired device (no longer polled), and closes when its context ends.
+func TestWatch(t *testing.T) {
+	t.Parallel()
+	f, ts, d0, now0 := enrollAlice(t)
+	var clock watchClock
+	clock.set(*now0)
+	d := &Device{Vault: d0.Vault, Client: d0.Client, Now: clock.now}
+	f.set(func(f *fakeService) { f.longPoll, f.pending = true, []string{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := d.Watch(ctx, WatchOptions{Wait: time.Second, Retry: time.Millisecond, Rescan: 5 * time.Millisecond})
+
+	n := expect(t, ch, "online", func(n Notice) bool { return true })
+	if n.User != "alice" || n.Device != fakeDevice || !n.Online || n.Request != nil || n.Err != nil {
+		t.Fatalf("first notice %+v", n)
+	}
+	start := clock.now()
+	f.set(func(f *fakeService) { f.pending = []string{"l1"} })
+	f.login("l1", []int{12, 57, 89}, start.Add(2*time.Minute))
+	n = expect(t, ch, "request l1", func(n Notice) bool { return n.Request != nil })
+	if n.Request.Event.ID != "l1" || n.User != "alice" || n.Request.User != "alice" {
+		t.Fatalf("request notice %+v", n)
+	}
+	// Answered in the browser: the service no longer lists it.
+	f.set(func(f *fakeService) { f.pending = []string{} })
+	if n = expect(t, ch, "l1 over", func(n Notice) bool { return n.Over != "" }); n.Over != "l1" {
+		t.Fatalf("over %+v", n)
+	}
+	// Expired by the device's clock, though the service still lists it.
+	f.set(func(f *fakeService) { f.pending = []string{"l2"} })
+	f.login("l2", []int{12, 57, 89}, start.Add(time.Minute))
+	expect(t, ch, "request l2", func(n Notice) bool { return n.Request != nil && n.Request.Event.ID == "l2" })
+	clock.set(start.Add(time.Minute))
+	f.set(func(f *fakeService) {}) // wake the long-poll
+	if n = expect(t, ch, "l2 expired", func(n Notice) bool { return n.Over != "" }); n.Over != "l2" {
+		t.Fatalf("over %+v", n)
+	}
+	// A request that comes expired, or not pending, is not delivered.
+	f.set(func(f *fakeService) { f.pending = []string{"l3", "l4"} })
+	f.login("l3", []int{12, 57, 89}, clock.now().Add(-time.Nanosecond))
+	f.login("l5", []int{12, 57, 89}, clock.now().Add(time.Minute))
+	f.login("l4", []int{12, 57, 89}, clock.now().Add(time.Minute))
+	if n = expect(t, ch, "request l4", func(n Notice) bool { return n.Request != nil }); n.Request.Event.ID != "l4" {
+		t.Fatalf("delivered %+v, want l4", n.Request.Event)
+	}
+	// A rename shows in later notices.
+	if err := d.Vault.Rename("alice", "alicia"); err != nil {
+		t.Fatal(err)
+	}
+	// The poll under way was asked under the old name; the next one,
+	// after l4 is over, is under the new name.
+	f.set(func(f *fakeService) { f.pending = []string{} })
+	if n = expect(t, ch, "l4 over", func(n Notice) bool { return n.Over != "" }); n.Over != "l4" {
+		t.Fatalf("over %+v", n)
+	}
+	f.set(func(f *fakeService) { f.pending = []string{"l4", "l6"} })
+	f.login("l6", []int{12, 57, 89}, clock.now().Add(time.Minute))
+	if n = expect(t, ch, "request l6", func(n Notice) bool { return n.Request != nil }); n.User != "alicia" || n.Request.User != "alicia" {
+		t.Errorf("after the rename: %+v", n)
+	}
+	// The service cannot be reached, then again.
+	f.set(func(f *fakeService) { f.eventsStatus, f.eventsCode = 503, "unavailable" })
+	n = expect(t, ch, "offline", func(n Notice) bool { return !n.Online })
+	if !Offline(n.Err) {
+		t.Errorf("offline notice %+v", n)
+	}
+	f.set(func(f *fakeService) { f.eventsStatus = 0 })
+	expect(t, ch, "online again", func(n Notice) bool { return n.Online && n.Err == nil && n.Request == nil && n.Over == "" })
+	// Another failure is told, online.
+	f.set(func(f *fakeService) { f.eventsStatus, f.eventsCode = 400, protocol.CodeBadRequest })
+	if n = expect(t, ch, "failure", func(n Notice) bool { return n.Err != nil }); !n.Online {
+		t.Errorf("a refusal is not offline: %+v", n)
+	}
+	// Retired: told, what it held is over, and it is no longer polled.
+	f.set(func(f *fakeService) { f.eventsStatus, f.eventsCode = 403, protocol.CodeDeviceRetired })
+	n = expect(t, ch, "retired", func(n Notice) bool { return errors.Is(n.Err, protocol.ErrDeviceRetired) })
+	held := map[string]bool{}
+	for len(held) < 1 {
+		n = expect(t, ch, "held over", func(n Notice) bool { return n.Over != "" })
+		held[n.Over] = true
+	}
+	if !held["l6"] {
+		t.Errorf("over after retirement: %v", held)
+	}
+	f.took()
+	time.Sleep(30 * time.Millisecond) // rescans pass; not an assertion
+	for _, c := range f.took() {
+		if c == "GET /api/v1/devices/dev-1/events" {
+			t.Fatal("a retired device is polled again")
+		}
+	}
+	cancel()
+	for range ch {
+	}
+	_ = ts
+	_ = vault.ErrNoUser
+}
+
+// TestWatchRemoved: a user removed from the vault is no longer polled and
+// what it held is over.
+func TestWatchRemoved(t *testing.T) {
+	t.Parallel()
+	f, _, d0, now0 := enrollAlice(t)
+	var clock watchClock
+	clock.set(*now0)
+	d := &Device{Vault: d0.Vault, Client: d0.Client, Now: clock.now}
+	f.set(func(f *fakeService) { f.longPoll, f.pending = true, nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := d.Watch(ctx, WatchOptions{Wait: time.Second, Retry: time.Millisecond, Rescan: 5 * time.Millisecond})
+	expect(t, ch, "online", func(n Notice) bool { return n.Online })
+	// A service that does not list pending requests: each is held until
+	// it expires or its user goes.
+	f.login("l1", []int{12, 57, 89}, clock.now().Add(time.Minute))
+	expect(t, ch, "request", func(n Notice) bool { return n.Request != nil })
+	if err := d.Vault.Remove("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if n := expect(t, ch, "over", func(n Notice) bool { return n.Over != "" }); n.Over != "l1" {
+		t.Errorf("over %+v", n)
+	}
+	cancel()
+	for range ch {
+	}
+}
