@@ -421,6 +421,20 @@ func TestInputEdges(t *testing.T) {
 		}
 	}
 
+	// Numeric questions that take the long way (over 19 digits, or two
+	// challenges) are checked digit by digit too.
+	q64 := MustParseSuite("OCRA-1:HOTP-SHA1-8:QN64")
+	for _, in := range []Input{
+		{Challenge: "1234567890123456789a"},
+		{Challenge: "12345678901234567890123/"},
+		{Challenge: "1234", PeerChallenge: "123:"},
+		{Challenge: "12x4", PeerChallenge: "1234"},
+	} {
+		if _, err := Generate(q64, key, in); !errors.Is(err, ErrChallengeFormat) {
+			t.Errorf("QN64 %q %q: %v, want ErrChallengeFormat", in.Challenge, in.PeerChallenge, err)
+		}
+	}
+
 	// Mutual-mode numeric questions beyond 19 digits against the
 	// reference: all zeros, and a number whose first byte is 0x10 (an
 	// even count of hex digits): 16·2^64 = 295147905179352825856.
