@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,128 @@ func TestUserLimit(t *testing.T) {
 	}
 	if _, err := decodeFile(data, v2.key); !errors.Is(err, ErrDamaged) {
 		t.Errorf("a file of 1001 users: %v, want ErrDamaged", err)
+	}
+}
+
+// TestFieldLimits: each field of a new user at its limit and one past it.
+// The PIN rules are the real app's (docs/SECURITY.md: 4 to 6 letters,
+// digits or symbols, printable ASCII without space); the other limits are
+// the file format's.
+func TestFieldLimits(t *testing.T) {
+	t.Parallel()
+	v, _, _ := newTest(t)
+	with := func(f func(u *NewUser)) NewUser {
+		u := pinUser("", "2468", secret32(2)) // a name is given below
+		u.ServiceKey, u.DeliveryKey, u.ChannelKey = make([]byte, 32), make([]byte, 32), make([]byte, 32)
+		f(&u)
+		return u
+	}
+	long := func(n int) string { return strings.Repeat("n", n) }
+	for i, c := range []struct {
+		u  NewUser
+		ok bool
+	}{
+		{with(func(u *NewUser) { u.PIN = "2468" }), true},
+		{with(func(u *NewUser) { u.PIN = "24681" }), true},
+		{with(func(u *NewUser) { u.PIN = "246813" }), true},
+		{with(func(u *NewUser) { u.PIN = "246" }), false},
+		{with(func(u *NewUser) { u.PIN = "2468135" }), false},
+		{with(func(u *NewUser) { u.PIN = "!~2x" }), true},
+		{with(func(u *NewUser) { u.PIN = "24 8" }), false},
+		{with(func(u *NewUser) { u.PIN = "24\x7f8" }), false},
+		{with(func(u *NewUser) { u.PIN = "24\x1f8" }), false},
+		{with(func(u *NewUser) { u.PIN = "24\u00e98" }), false},
+		{with(func(u *NewUser) { u.Name = long(64) }), true},
+		{with(func(u *NewUser) { u.Name = long(65) }), false},
+		{with(func(u *NewUser) { u.Name = " x" }), false},
+		{with(func(u *NewUser) { u.Name = "x " }), false},
+		{with(func(u *NewUser) { u.Name = "x y" }), true},
+		{with(func(u *NewUser) { u.Account = long(256) }), true},
+		{with(func(u *NewUser) { u.Account = long(257) }), false},
+		{with(func(u *NewUser) { u.Service = long(257) }), false},
+		{with(func(u *NewUser) { u.DeviceID = long(257) }), false},
+		{with(func(u *NewUser) { u.DeviceID = "\xff" }), false},
+		{with(func(u *NewUser) { u.Secret = make([]byte, 1) }), true},
+		{with(func(u *NewUser) { u.Secret = make([]byte, 128) }), true},
+		{with(func(u *NewUser) { u.Secret = make([]byte, 129) }), false},
+		{with(func(u *NewUser) { u.ChannelKey = make([]byte, 1024) }), true},
+		{with(func(u *NewUser) { u.ChannelKey = make([]byte, 1025) }), false},
+		{with(func(u *NewUser) { u.DeliveryKey = nil }), true},
+		{with(func(u *NewUser) { u.DeliveryKey = make([]byte, 33) }), false},
+		{with(func(u *NewUser) { u.ServiceKey = nil }), true},
+		{with(func(u *NewUser) { u.ServiceKey = make([]byte, 33) }), false},
+		{with(func(u *NewUser) { u.Biometric = true }), true},
+		{with(func(u *NewUser) { u.PIN, u.Biometric = "", true }), true},
+	} {
+		if c.u.Name == "" {
+			c.u.Name = fmt.Sprintf("u%d", i)
+		}
+		err := v.Add(c.u, rand.Reader, testNow)
+		if (err == nil) != c.ok {
+			t.Errorf("case %d (%q, PIN %q): %v, want ok=%v", i, c.u.Name, c.u.PIN, err, c.ok)
+		}
+		if err == nil {
+			// What Add took, the file reads back.
+			if _, err := decodeFile(v.cached().raw, v.key); err != nil {
+				t.Errorf("case %d: the file no longer reads: %v", i, err)
+			}
+		}
+	}
+}
+
+// TestRecordChecks: a record read from a file is checked as a new user
+// is, and its seals against its gate and each other.
+func TestRecordChecks(t *testing.T) {
+	t.Parallel()
+	v, _, _ := newTest(t)
+	mustAdd(t, v, NewUser{Name: "both", Suite: suiteIB, Secret: secret32(1), PIN: "2468", Biometric: true,
+		ServiceKey: make([]byte, 32), DeliveryKey: make([]byte, 32), ChannelKey: make([]byte, 1024)})
+	mustAdd(t, v, NewUser{Name: "card", Suite: suiteCard, Secret: secret32(2), Card: true})
+	b, err := v.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, card := b.Users[0], b.Users[1]
+	for i, c := range []struct {
+		r  record
+		ok bool
+	}{
+		{both, true},
+		{card, true},
+		{func() record { r := both; r.ID = r.ID[:15]; return r }(), false},
+		{func() record { r := both; r.Name = ""; return r }(), false},
+		{func() record { r := both; r.Account = "a\nb"; return r }(), false},
+		{func() record { r := both; r.Service = "a\nb"; return r }(), false},
+		{func() record { r := both; r.DeviceID = "a\nb"; return r }(), false},
+		{func() record { r := both; r.ServiceKey = make([]byte, 31); return r }(), false},
+		{func() record { r := both; r.ServiceKey = nil; return r }(), true},
+		{func() record { r := both; r.Suite = "OCRA-1"; return r }(), false},
+		{func() record { r := both; r.ChannelKey = make([]byte, 1025); return r }(), false},
+		{func() record { r := both; r.DeliveryKey = make([]byte, 31); return r }(), false},
+		{func() record { r := both; r.DeliveryKey = nil; return r }(), true},
+		{func() record { r := both; r.Gate = "face"; return r }(), false},
+		{func() record { r := both; r.Gate = GatePIN; return r }(), false},
+		{func() record { r := both; r.Gate = GateBiometric; return r }(), false},
+		{func() record { r := both; r.Card = []byte{1}; return r }(), false},
+		{func() record { r := card; r.Suite = suiteIB.String(); return r }(), false},
+		{func() record { r := both; r.Suite = suiteCard.String(); return r }(), false},
+		{func() record { r := both; p := *r.PIN; p.Salt = p.Salt[:15]; r.PIN = &p; return r }(), false},
+		{func() record { r := both; p := *r.PIN; p.KDF.Time = 0; r.PIN = &p; return r }(), false},
+		{func() record { r := both; p := *r.PIN; p.Sealed = p.Sealed[:31]; r.PIN = &p; return r }(), false},
+		{func() record { r := both; p := *r.PIN; p.Sealed = nil; r.PIN = &p; return r }(), false},
+		{func() record { r := both; p := *r.PIN; p.Sealed = make([]byte, 129); r.PIN = &p; return r }(), false},
+		{func() record { r := both; s := *r.Bio; s.Sealed = s.Sealed[:47]; r.Bio = &s; return r }(), false},
+		{func() record { r := both; s := *r.Bio; s.Nonce = s.Nonce[:23]; r.Bio = &s; return r }(), false},
+		{func() record { r := both; s := *r.Bio; s.Key = ""; r.Bio = &s; return r }(), false},
+		{func() record { r := both; s := *r.Bio; s.Key = "a\nb"; r.Bio = &s; return r }(), false},
+		{func() record { r := card; r.Card = nil; return r }(), false},
+		{func() record { r := card; r.Card = make([]byte, 129); return r }(), false},
+		{func() record { r := card; r.Card = make([]byte, 128); return r }(), true},
+		{func() record { r := card; r.Card = make([]byte, 1); return r }(), true},
+	} {
+		err := c.r.check()
+		if (err == nil) != c.ok {
+			t.Errorf("case %d: %v, want ok=%v", i, err, c.ok)
+		}
 	}
 }
