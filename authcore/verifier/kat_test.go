@@ -214,3 +214,15 @@ func TestRandomFormsKAT(t *testing.T) {
 		}
 	}
 }
+
+// TestSendCapError: the cap that holds is named in the error.
+func TestSendCapError(t *testing.T) {
+	t.Parallel()
+	err := SendCap(Config{}, Sent{PhoneDay: 10})
+	if err == nil || err.Error() != "verifier: too many codes sent to this user or phone (sends_phone_day)" || CapName(err) != "sends_phone_day" {
+		t.Errorf("SendCap: %v", err)
+	}
+	if CapName(errors.New("x")) != "" || CapName(nil) != "" {
+		t.Error("CapName of another error")
+	}
+}
