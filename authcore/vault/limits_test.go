@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUserLimit: the vault reads at most 1000 users (a file with more is
@@ -177,6 +178,43 @@ func TestRecordChecks(t *testing.T) {
 		err := c.r.check()
 		if (err == nil) != c.ok {
 			t.Errorf("case %d: %v, want ok=%v", i, err, c.ok)
+		}
+	}
+}
+
+// TestLastUsedInstants: LastUsed is kept to the minute: an unlock less
+// than a minute from it (either way) does not write the file; one a whole
+// minute or more from it does.
+func TestLastUsedInstants(t *testing.T) {
+	t.Parallel()
+	v, _, _ := newTest(t)
+	mustAdd(t, v, pinUser("alice", "2468", secret32(1)))
+	at := func(now time.Time) time.Time {
+		t.Helper()
+		s, err := v.Unlock("alice", Unlock{PIN: "2468"}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		u, err := v.User("alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.LastUsed
+	}
+	t0 := testNow
+	for _, c := range []struct {
+		now, want time.Time
+	}{
+		{t0, t0}, // the first use is written
+		{t0.Add(time.Minute - time.Nanosecond), t0},
+		{t0.Add(-time.Minute + time.Nanosecond), t0},
+		{t0.Add(time.Minute), t0.Add(time.Minute)},
+		{t0, t0}, // a clock set back a minute is written too
+		{t0.Add(-time.Minute), t0.Add(-time.Minute)},
+	} {
+		if got := at(c.now); !got.Equal(c.want) {
+			t.Errorf("unlock at %v: LastUsed %v, want %v", c.now.Sub(t0), got.Sub(t0), c.want.Sub(t0))
 		}
 	}
 }
