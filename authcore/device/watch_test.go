@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,5 +167,44 @@ func TestWatchRemoved(t *testing.T) {
 	}
 	cancel()
 	for range ch {
+	}
+}
+
+// TestWatchOptions: the defaults of WatchOptions (a 25 s long-poll, a 1 s
+// first pause, a rescan every 3 s) and the pauses after failed polls,
+// doubled up to 30 s.
+func TestWatchOptions(t *testing.T) {
+	t.Parallel()
+	want := WatchOptions{Wait: 25 * time.Second, Retry: time.Second, Rescan: 3 * time.Second}
+	for _, o := range []WatchOptions{{}, {Wait: -1, Retry: -1, Rescan: -1}} {
+		if got := o.withDefaults(); got != want {
+			t.Errorf("%+v.withDefaults() = %+v", o, got)
+		}
+	}
+	set := WatchOptions{Wait: 1, Retry: 2, Rescan: 3}
+	if got := set.withDefaults(); got != set {
+		t.Errorf("set options changed: %+v", got)
+	}
+	p := time.Second
+	var got []time.Duration
+	for range 7 {
+		p = nextPause(p)
+		got = append(got, p)
+	}
+	if !slices.Equal(got, []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second}) {
+		t.Errorf("pauses %v", got)
+	}
+	if nextPause(15*time.Second) != 30*time.Second || nextPause(15*time.Second+1) != 30*time.Second {
+		t.Error("the cap")
+	}
+}
+
+// TestConfirmDelays: a confirmation without an answer is tried 6 times,
+// with waits of 0.5, 1, 2, 4 and 8 s (docs/PROTOCOL.md, "confirm").
+func TestConfirmDelays(t *testing.T) {
+	t.Parallel()
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+	if !slices.Equal(confirmDelays, want) {
+		t.Errorf("confirmDelays = %v, want %v", confirmDelays, want)
 	}
 }
