@@ -372,6 +372,18 @@ func TestInputEdges(t *testing.T) {
 			t.Errorf("ParseSuite(%q) = %v, want ok=%v", c.text, err, c.ok)
 		}
 	}
+	// The reason names the rule broken: 90 is two digits, out of range.
+	for text, reason := range map[string]string{
+		"OCRA-1:HOTP-SHA1-6:QN90": "challenge length must be 04 to 64",
+		"OCRA-1:HOTP-SHA1-6:QN99": "challenge length must be 04 to 64",
+		"OCRA-1:HOTP-SHA1-6:QN/0": "challenge length must be two digits",
+		"OCRA-1:HOTP-SHA1-6:QN0;": "challenge length must be two digits",
+	} {
+		var se *SuiteError
+		if _, err := ParseSuite(text); !errors.As(err, &se) || se.Reason != reason {
+			t.Errorf("ParseSuite(%q) = %v, want the reason %q", text, err, reason)
+		}
+	}
 	for _, n := range []int{127, 128, 129} {
 		text := "OCRA-1:HOTP-SHA1-6:QN08-" + strings.Repeat("x", n-24)
 		_, err := ParseSuite(text)
