@@ -218,3 +218,39 @@ func TestLastUsedInstants(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeHeader: each check of the container at its limit, with the
+// reason it gives (docs/SECURITY.md: a damaged file says why).
+func TestDecodeHeader(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, 32)
+	head := func(ver uint16, id []byte, n int) []byte {
+		b := append([]byte(magic), byte(ver>>8), byte(ver))
+		b = append(b, id...)
+		return append(b, make([]byte, n)...)
+	}
+	id := keyID(key)
+	for i, c := range []struct {
+		data []byte
+		err  error
+		why  string
+	}{
+		{[]byte(magic[:7]), ErrDamaged, "not a vault file"},
+		{[]byte("XBKEYVLT" + "\x00\x01"), ErrDamaged, "not a vault file"},
+		{[]byte(magic), ErrDamaged, "truncated"},
+		{head(1, id[:7], 0), ErrDamaged, "truncated"},
+		{head(2, id, 0), ErrTooNew, "version 2"},
+		{head(0, id, 0), ErrDamaged, "unknown version 0"},
+		{head(1, id, 0), ErrDamaged, "truncated"},
+		{head(1, id, 24+16-1), ErrDamaged, "truncated"},
+		{head(1, id, 24+16), ErrDamaged, "authentication failed"},
+		{head(1, make([]byte, 8), 24+16), ErrDamaged, "another vault key"},
+		{head(1, id, maxFileSize-headerSize), ErrDamaged, "authentication failed"},
+		{head(1, id, maxFileSize-headerSize+1), ErrDamaged, "larger than 16777216 bytes"},
+	} {
+		_, err := decodeFile(c.data, key)
+		if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("case %d (%d bytes): %v, want %v saying %q", i, len(c.data), err, c.err, c.why)
+		}
+	}
+}
