@@ -24,7 +24,7 @@ func (c *watchClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 // hang, not a measure of speed).
 func expect(t *testing.T, ch <-chan Notice, what string, ok func(Notice) bool) Notice {
 	t.Helper()
-	guard := time.After(30 * time.Second)
+	guard := time.After(10 * time.Second)
 	for {
 		select {
 		case n, open := <-ch:
@@ -36,6 +36,22 @@ func expect(t *testing.T, ch <-chan Notice, what string, ok func(Notice) bool) N
 			}
 		case <-guard:
 			t.Fatalf("%s: no such notice", what)
+		}
+	}
+}
+
+// drain reads ch until Watch closes it, as it must once its context ends.
+func drain(t *testing.T, ch <-chan Notice) {
+	t.Helper()
+	guard := time.After(10 * time.Second)
+	for {
+		select {
+		case _, open := <-ch:
+			if !open {
+				return
+			}
+		case <-guard:
+			t.Fatal("Watch did not close its channel when its context ended")
 		}
 	}
 }
@@ -136,8 +152,7 @@ func TestWatch(t *testing.T) {
 		}
 	}
 	cancel()
-	for range ch {
-	}
+	drain(t, ch)
 	_ = ts
 	_ = vault.ErrNoUser
 }
@@ -166,8 +181,7 @@ func TestWatchRemoved(t *testing.T) {
 		t.Errorf("over %+v", n)
 	}
 	cancel()
-	for range ch {
-	}
+	drain(t, ch)
 }
 
 // TestWatchOptions: the defaults of WatchOptions (a 25 s long-poll, a 1 s
