@@ -15,8 +15,8 @@ import (
 // watchClock is a clock that tests move while Watch reads it.
 type watchClock struct{ ns atomic.Int64 }
 
-func (c *watchClock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *watchClock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func (c *watchClock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *watchClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
 // expect reads notices until one satisfies ok and returns it. It fails
 // the test if the channel closes or nothing comes for a long time (a
