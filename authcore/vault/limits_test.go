@@ -4,10 +4,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"ibkey/internal/atomicfile"
 )
 
 // TestUserLimit: the vault reads at most 1000 users (a file with more is
@@ -252,5 +256,116 @@ func TestDecodeHeader(t *testing.T) {
 		if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("case %d (%d bytes): %v, want %v saying %q", i, len(c.data), err, c.err, c.why)
 		}
+	}
+}
+
+// TestLockWaits: a lock held by another is tried again after 1, 2, 4, ...
+// ms, at most 50 ms apart.
+func TestLockWaits(t *testing.T) {
+	t.Parallel()
+	w := time.Millisecond
+	var got []time.Duration
+	for range 8 {
+		w = nextLockWait(w)
+		got = append(got, w)
+	}
+	ms := time.Millisecond
+	if want := []time.Duration{2 * ms, 4 * ms, 8 * ms, 16 * ms, 32 * ms, 50 * ms, 50 * ms, 50 * ms}; !slices.Equal(got, want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+}
+
+// plainStorage is a Storage that cannot name itself.
+type plainStorage struct{ Storage }
+
+// TestErrorsNameTheFile: errors name the vault's file and lock as the
+// person can find them: the path in a folder, the storage's name, or the
+// bare file name.
+func TestErrorsNameTheFile(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "v")
+	v := openTest(t, dir, newMemStore(), nil)
+	d, err := atomicfile.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, err := OpenStorage(d, v.secrets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := OpenStorage(plainStorage{d}, v.secrets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, ok, err := d.TryLock(lockName)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for _, c := range []struct {
+		v          *Vault
+		file, lock string
+	}{
+		{v, filepath.Join(dir, "vault.ibk"), filepath.Join(dir, "vault.lock")},
+		{named, dir + "/vault.ibk", "vault.lock"},
+		{plain, "vault.ibk", "vault.lock"},
+	} {
+		if c.v.path != c.file {
+			t.Errorf("path %q, want %q", c.v.path, c.file)
+		}
+		c.v.lockWait = time.Millisecond
+		err := c.v.Rename("x", "y")
+		if !errors.Is(err, ErrLocked) || !strings.HasSuffix(err.Error(), " for "+c.lock+")") {
+			t.Errorf("locked: %v, want it to name %s", err, c.lock)
+		}
+	}
+	unlock()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte("IBKEYVLT"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		v    *Vault
+		file string
+	}{{v, filepath.Join(dir, "vault.ibk")}, {named, dir + "/vault.ibk"}, {plain, "vault.ibk"}} {
+		if _, err := c.v.List(); !errors.Is(err, ErrDamaged) || !strings.HasPrefix(err.Error(), c.file+": ") {
+			t.Errorf("damaged: %v, want it to begin with %s", err, c.file)
+		}
+	}
+}
+
+// TestUsersAfterDamage: Users gives the users last read when the file no
+// longer reads; List gives the error.
+func TestUsersAfterDamage(t *testing.T) {
+	t.Parallel()
+	v, _, _ := newTest(t)
+	mustAdd(t, v, pinUser("alice", "2468", secret32(1)))
+	if got := userNames(v.Users()); !slices.Equal(got, []string{"alice"}) {
+		t.Fatalf("Users %q", got)
+	}
+	if err := os.WriteFile(v.path, []byte("IBKEYVLT"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.List(); !errors.Is(err, ErrDamaged) {
+		t.Errorf("List of a damaged file: %v", err)
+	}
+	if got := userNames(v.Users()); !slices.Equal(got, []string{"alice"}) {
+		t.Errorf("Users of a damaged file: %q, want the users last read", got)
+	}
+}
+
+// TestOversizeFile: a file over 16 MiB is refused as too large, whatever
+// it holds (read one byte past the cap, so that the cap is seen).
+func TestOversizeFile(t *testing.T) {
+	t.Parallel()
+	v, _, _ := newTest(t)
+	data, err := os.ReadFile(v.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := append(data[:headerSize:headerSize], make([]byte, 16<<20+1-headerSize)...)
+	if err := os.WriteFile(v.path, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.List(); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "larger than 16777216 bytes") {
+		t.Errorf("a file of 16 MiB + 1: %v", err)
 	}
 }
