@@ -374,7 +374,10 @@ func TestPollRefusesForgeries(t *testing.T) {
 	if !errors.Is(err, protocol.ErrSignature) || len(reqs) != 0 || next != 2 {
 		t.Errorf("Poll = %+v, %d, %v", reqs, next, err)
 	}
-	if _, err := d.WaitLogin(ctx, "alice"); !errors.Is(err, protocol.ErrSignature) {
+	// A guard, so that a WaitLogin that never returns fails instead.
+	gctx, gcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer gcancel()
+	if _, err := d.WaitLogin(gctx, "alice"); !errors.Is(err, protocol.ErrSignature) {
 		t.Errorf("WaitLogin: %v", err)
 	}
 	// An event for another device.
@@ -402,7 +405,10 @@ func TestWaitLogin(t *testing.T) {
 	ctx := context.Background()
 	f.login("l1", []int{12, 57, 89}, now.Add(time.Minute))
 	f.login("l2", []int{12, 57, 89}, now.Add(time.Minute))
-	r, err := d.WaitLogin(ctx, "alice")
+	// A guard, so that a WaitLogin that never returns fails instead.
+	gctx, gcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer gcancel()
+	r, err := d.WaitLogin(gctx, "alice")
 	if err != nil || r.Event.ID != "l1" {
 		t.Fatalf("WaitLogin = %+v, %v", r, err)
 	}
