@@ -155,6 +155,10 @@ func TestClientErrors(t *testing.T) {
 			t.Errorf("%d: %#v", st, err)
 		}
 	}
+	c, _ = fakeService(t, 404, `{"message":"no error code"}`)
+	if err := c.Confirm(ctx, "d1", nil, "1"); !errors.As(err, &e) || e.Code != "Not Found" || e.Message != "" {
+		t.Errorf("404 without an error code: %#v", err)
+	}
 	c, _ = fakeService(t, 201, `{"status":"created"}`)
 	if err := c.Confirm(ctx, "d1", nil, "1"); err != nil {
 		t.Errorf("201: %v", err)

@@ -288,3 +288,21 @@ func TestPendingDigestKAT(t *testing.T) {
 		}
 	}
 }
+
+// TestSealEmpty: a sealed empty message is exactly 1+32+16 bytes and
+// opens; anything shorter is refused without a panic.
+func TestSealEmpty(t *testing.T) {
+	t.Parallel()
+	s, err := Seal(&countReader{}, unhex(t, rfc7748BobPub), "l", nil)
+	if err != nil || len(s) != 49 {
+		t.Fatalf("Seal(empty): %d bytes, %v", len(s), err)
+	}
+	if pt, err := Open(unhex(t, rfc7748BobPriv), "l", s); err != nil || len(pt) != 0 {
+		t.Errorf("Open of a sealed empty message: %q, %v", pt, err)
+	}
+	for n := range 49 {
+		if _, err := Open(unhex(t, rfc7748BobPriv), "l", s[:n]); !errors.Is(err, ErrSealed) {
+			t.Errorf("Open of %d bytes: %v", n, err)
+		}
+	}
+}
