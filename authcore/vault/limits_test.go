@@ -369,3 +369,24 @@ func TestOversizeFile(t *testing.T) {
 		t.Errorf("a file of 16 MiB + 1: %v", err)
 	}
 }
+
+// TestChangePINNoPIN: a user without a PIN seal has no PIN to change here,
+// and the error says why: a card's PIN is changed at the service.
+func TestChangePINNoPIN(t *testing.T) {
+	t.Parallel()
+	v, _, _ := newTest(t)
+	mustAdd(t, v, NewUser{Name: "card", Suite: suiteCard, Secret: secret32(1), Card: true})
+	mustAdd(t, v, NewUser{Name: "face", Suite: suiteIB, Secret: secret32(2), Biometric: true})
+	for name, why := range map[string]string{"card": "is a card: its PIN is changed at the service", "face": "has no PIN"} {
+		err := v.ChangePIN(name, "2468", "8531", rand.Reader)
+		if !errors.Is(err, ErrNoGate) || !strings.HasSuffix(err.Error(), why) {
+			t.Errorf("ChangePIN(%s): %v, want ErrNoGate saying %q", name, err, why)
+		}
+	}
+	if err := v.ChangePIN("nobody", "2468", "8531", rand.Reader); !errors.Is(err, ErrNoUser) {
+		t.Errorf("ChangePIN(nobody): %v", err)
+	}
+	if err := v.ChangePIN("card", "24 8", "8531", rand.Reader); !errors.Is(err, ErrBadPIN) {
+		t.Errorf("ChangePIN with a malformed old PIN: %v", err)
+	}
+}
