@@ -32,6 +32,16 @@ func TestChallengeInput(t *testing.T) {
 	if _, err := ChallengeInput(vault.User{Suite: ocra.MustParseSuite(protocol.SuiteApprove)}, "ab", now); err == nil {
 		t.Error("a suite with session data was taken")
 	}
+	if _, err := ChallengeInput(vault.User{Suite: ocra.MustParseSuite("OCRA-1:HOTP-SHA1-6:C-QN06")}, "123456", now); err == nil {
+		t.Error("a suite with a counter was taken")
+	}
+	in, err = ChallengeInput(vault.User{Suite: ocra.MustParseSuite("OCRA-1:HOTP-SHA1-6:QN06-T1M")}, "123456", now)
+	if err != nil || !in.Time.Equal(now) {
+		t.Errorf("a suite with time: %+v, %v", in, err)
+	}
+	if in, _ := ChallengeInput(u, "123456", now); !in.Time.IsZero() || in.PIN != "" {
+		t.Errorf("a suite without time or PIN: %+v", in)
+	}
 }
 
 func TestOffline(t *testing.T) {
@@ -45,6 +55,14 @@ func TestOffline(t *testing.T) {
 		{refused, true},
 		{context.DeadlineExceeded, true},
 		{&protocol.Error{Status: 503, Code: "unavailable"}, true},
+		{&protocol.Error{Status: 502, Code: "Bad Gateway"}, true},
+		{&protocol.Error{Status: 504, Code: "Gateway Timeout"}, true},
+		{&protocol.Error{Status: 500, Code: protocol.CodeInternal}, false},
+		{&protocol.Error{Status: 501, Code: "Not Implemented"}, false},
+		{&protocol.Error{Status: 505, Code: "HTTP Version Not Supported"}, false},
+		{&net.OpError{Op: "read", Err: errors.New("reset")}, true},
+		{fmt.Errorf("x: %w", context.Canceled), false},
+		{errors.New("other"), false},
 		{&protocol.Error{Status: 410, Code: protocol.CodeGone}, false},
 		{ErrWrongPIN, false},
 	} {

@@ -127,6 +127,25 @@ type WatchOptions struct {
 	Rescan time.Duration // how often the vault is read for added or removed users: 3 s
 }
 
+// maxRetry is the longest pause between two failed polls.
+const maxRetry = 30 * time.Second
+
+func (o WatchOptions) withDefaults() WatchOptions {
+	if o.Wait <= 0 {
+		o.Wait = DefaultPollWait
+	}
+	if o.Retry <= 0 {
+		o.Retry = time.Second
+	}
+	if o.Rescan <= 0 {
+		o.Rescan = 3 * time.Second
+	}
+	return o
+}
+
+// nextPause is the pause after p when the next poll fails too.
+func nextPause(p time.Duration) time.Duration { return min(2*p, maxRetry) }
+
 // Watch long-polls the device channel of every enrolled user of the vault,
 // following users as they are added, renamed and removed, until ctx ends;
 // then it closes the channel. Channels are followed by device id, so that
@@ -137,15 +156,7 @@ type WatchOptions struct {
 // expires_at passed, or its user was removed or retired), and with each
 // failure that is not a lost connection.
 func (d *Device) Watch(ctx context.Context, o WatchOptions) <-chan Notice {
-	if o.Wait <= 0 {
-		o.Wait = DefaultPollWait
-	}
-	if o.Retry <= 0 {
-		o.Retry = time.Second
-	}
-	if o.Rescan <= 0 {
-		o.Rescan = 3 * time.Second
-	}
+	o = o.withDefaults()
 	out := make(chan Notice)
 	go func() {
 		var wg sync.WaitGroup
@@ -391,7 +402,7 @@ func (d *Device) pollDevice(ctx context.Context, device string, o WatchOptions, 
 				break pausing
 			}
 		}
-		pause = min(2*pause, 30*time.Second)
+		pause = nextPause(pause)
 	}
 	return ids(), false
 }

@@ -30,6 +30,10 @@ func TestOnly(t *testing.T) {
 		want bool
 	}{
 		{"0", true},
+		{"9", true},
+		{"0123456789", true},
+		{"/", false}, // '0'-1
+		{":", false}, // '9'+1
 		{"12345678", true},
 		{"", false},
 		{"123 456", false},
@@ -58,6 +62,8 @@ func TestGroup(t *testing.T) {
 		{"12", 3, "12"},
 		{"", 3, ""},
 		{"1234", 0, "1234"},
+		{"123", 1, "1 2 3"},
+		{"1234", -1, "1234"},
 		{"12a456", 3, "12a 456"},
 	} {
 		if got := Group(c.in, c.n); got != c.want {

@@ -384,9 +384,8 @@ func encodeQuestion(q []byte, f Format, a, b string) int {
 		}
 		mul(a)
 		mul(b)
-		for used < len(num) && num[used] == 0 {
-			used++
-		}
+		// num[used] is never 0: used moves only to a byte that a carry
+		// landed on. An all-zero question leaves v empty.
 		v := num[used:]
 		if len(v) > 0 && v[0] < 0x10 {
 			// An odd number of hex digits: shift left one nibble.

@@ -61,7 +61,10 @@ func (o *OTP) VerifyHOTP(code string, counter, window uint64) (uint64, error) {
 		return 0, ErrWindow
 	}
 	var buf [10]byte
-	for c := counter; c <= counter+window; c++ {
+	// Count the window, not the counter: counter+window may pass 2^64-1,
+	// and the counter (8 bytes, RFC 4226 section 5.1) wraps around.
+	for i := uint64(0); i <= window; i++ {
+		c := counter + i
 		if subtle.ConstantTimeCompare(o.AppendHOTP(buf[:0], c), []byte(code)) == 1 {
 			return c, nil
 		}

@@ -117,3 +117,24 @@ func FuzzParseEnrollLink(f *testing.F) {
 		}
 	})
 }
+
+// TestLinkLengthCaps: a typed Session ID is read up to 64 bytes (16
+// characters and their separators), a link up to 2048 bytes.
+func TestLinkLengthCaps(t *testing.T) {
+	t.Parallel()
+	const sid = "K7QF2MZPXW3D9HJT"
+	for n, ok := range map[int]bool{64: true, 65: false} {
+		in := sid + strings.Repeat("-", n-len(sid))
+		if s, err := NormalizeSessionID(in); (err == nil) != ok || (ok && s != sid) {
+			t.Errorf("a Session ID in %d bytes: %q, %v, want ok=%v", n, s, err, ok)
+		}
+	}
+	for n, ok := range map[int]bool{2048: true, 2049: false} {
+		head, tail := "ibkey://enroll?session="+sid+"&service=https%3A%2F%2Fib.example%2F", ""
+		link := head + strings.Repeat("a", n-len(head)-len(tail)) + tail
+		svc, s, err := ParseEnrollLink(link)
+		if (err == nil) != ok || (ok && (s != sid || !strings.HasPrefix(svc, "https://ib.example/aaa"))) {
+			t.Errorf("a link of %d bytes: %q %q, %v, want ok=%v", len(link), svc, s, err, ok)
+		}
+	}
+}

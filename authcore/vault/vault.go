@@ -225,7 +225,7 @@ func (v *Vault) withLock(fn func() error) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	deadline := time.Now().Add(v.lockWait)
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+	for wait := time.Millisecond; ; wait = nextLockWait(wait) {
 		unlock, ok, err := v.store.TryLock(lockName)
 		if err != nil {
 			return fmt.Errorf("vault: lock: %w", err)
@@ -244,6 +244,10 @@ func (v *Vault) withLock(fn func() error) error {
 		time.Sleep(wait)
 	}
 }
+
+// nextLockWait is the pause after w before the next try of a lock that
+// another holds: doubled, at most 50 ms.
+func nextLockWait(w time.Duration) time.Duration { return min(2*w, 50*time.Millisecond) }
 
 // readFile returns the vault file and its stamp, or nil when there is
 // none.
