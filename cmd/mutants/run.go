@@ -104,18 +104,18 @@ func run(c config, root fs.FS, out io.Writer) error {
 	}
 	failed := false
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "package\tmutants\tkilled\tlived\tequivalent\tnot covered\ttimed out\tnot viable\tefficacy\tcoverage\tgoal\t")
+	fmt.Fprintln(tw, "package\tmutants\tkilled\tlived\tequivalent\tnot covered\ttimed out\tnot viable\tefficacy\tscore\tcoverage\tgoal\t")
 	for _, p := range sum.Packages {
 		verdict := "-"
 		if g, ok := c.goals.of(p.Dir); ok {
 			verdict = fmt.Sprintf("%.0f%% ok", g)
-			if p.Efficacy() < g {
+			if p.Score() < g {
 				verdict = fmt.Sprintf("%.0f%% SHORT", g)
 				failed = true
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%s\t\n",
-			p.Dir, p.Total, p.Killed, p.Lived, p.Equivalent, p.NotCovered, p.TimedOut, p.NotViable, p.Efficacy(), p.Coverage(), verdict)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%s\t\n",
+			p.Dir, p.Total, p.Killed, p.Lived, p.Equivalent, p.NotCovered, p.TimedOut, p.NotViable, p.Efficacy(), p.Score(), p.Coverage(), verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

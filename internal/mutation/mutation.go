@@ -263,6 +263,16 @@ func (p Package) Efficacy() float64 {
 	return 100 * float64(p.Killed) / float64(p.Killed+p.Lived)
 }
 
+// Score is the mutation score: the share of the mutants run that the
+// tests killed once the listed equivalents are set aside, since no test
+// can kill those (100 when none is left).
+func (p Package) Score() float64 {
+	if p.Killed+p.Lived-p.Equivalent == 0 {
+		return 100
+	}
+	return 100 * float64(p.Killed) / float64(p.Killed+p.Lived-p.Equivalent)
+}
+
 // Coverage is the share of all mutants that the tests reach, in percent.
 func (p Package) Coverage() float64 {
 	if p.Total == 0 {

@@ -149,8 +149,8 @@ func TestSummarize(t *testing.T) {
 	if len(s.Packages) != 1 || s.Packages[0] != want {
 		t.Fatalf("packages = %+v, want %+v", s.Packages, want)
 	}
-	if p := s.Packages[0]; p.Efficacy() != 100.0/3 || p.Coverage() != 50 {
-		t.Errorf("efficacy %v coverage %v, want 33.3 and 50", p.Efficacy(), p.Coverage())
+	if p := s.Packages[0]; p.Efficacy() != 100.0/3 || p.Score() != 50 || p.Coverage() != 50 {
+		t.Errorf("efficacy %v score %v coverage %v, want 33.3, 50 and 50", p.Efficacy(), p.Score(), p.Coverage())
 	}
 	if len(s.Unlisted) != 1 || s.Unlisted[0].Line != 4 {
 		t.Errorf("unlisted = %+v, want the mutant of line 4", s.Unlisted)
