@@ -65,6 +65,11 @@ step "the native apps' bindings (gobind): Java on this JVM against ibkey serve, 
 # Missing javac, clang or GNUstep is a failure here, not a skip.
 IBKEY_TEST_JVM=1 IBKEY_TEST_OBJC=1 go test -count=1 -timeout 15m -v -run '^(TestJVM|TestObjC)$' ./native/ibkeykit/
 
+step "mutation testing, one small package (make mutate runs them all; docs/TESTING.md)"
+# The whole chain: gremlins installed, run, its results held against
+# testdata/equivalent-mutants.txt and the package's goal.
+MUTATE_WORKERS=2 scripts/mutate.sh authcore/digits
+
 step "the OS keyring (gnome-keyring's Secret Service)"
 dbus-run-session -- sh -c 'printf ibkey-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
 	IBKEY_TEST_KEYRING=1 go test -count=1 -run TestKeyringOS ./platform/'
