@@ -3,6 +3,7 @@ package core_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -272,7 +273,7 @@ func TestAdmin(t *testing.T) {
 	}{
 		{"bad name!", "+15550001234", "password1", core.ErrBadUsername},
 		{"wes", "5550001234", "password1", core.ErrBadPhone},
-		{"wes", "+15550001234", "short", nil},
+		{"wes", "+15550001234", "1234567", nil},
 		{"wes", "+15550001234", strings.Repeat("p", 1025), nil},
 	} {
 		if _, err := core.CreateAccount(ctx, e.st, rand.Reader, t0, c.user, c.phone, c.pw, fastArgon); err == nil || (c.want != nil && !errors.Is(err, c.want)) {
@@ -281,6 +282,9 @@ func TestAdmin(t *testing.T) {
 	}
 	if _, err := core.CreateAccount(ctx, e.st, rand.Reader, t0, "wes", "+15550001234", strings.Repeat("p", 1024), fastArgon); err != nil {
 		t.Fatalf("a password of 1024: %v", err)
+	}
+	if _, err := core.CreateAccount(ctx, e.st, rand.Reader, t0, "xia", "+15550001234", "12345678", fastArgon); err != nil {
+		t.Fatalf("a password of 8 (NIST SP 800-63B's least): %v", err)
 	}
 	// Unlock: an unknown user, a locked one, one that was not.
 	if err := core.UnlockAccount(ctx, e.st, t0, "nobody"); !errors.Is(err, core.ErrNoUser) {
@@ -431,5 +435,44 @@ func TestErrors(t *testing.T) {
 		if c.err.Error() != c.text || !errors.Is(c.err, c.sentinel) {
 			t.Errorf("%T: %q, want %q and %v", c.err, c.err.Error(), c.text, c.sentinel)
 		}
+	}
+}
+
+// TestNew: a service's defaults (docs/PROTOCOL.md: a long-poll waits 30 s
+// at most; a login's challenge lives 3 minutes) and its identity, kept in
+// the store across restarts.
+func TestNew(t *testing.T) {
+	ctx := context.Background()
+	if _, err := core.New(ctx, core.Config{}); err == nil {
+		t.Fatal("a service without a store")
+	}
+	e := newEnv(t)
+	if e.svc.MaxWait() != 30*time.Second || e.svc.Limits().ChallengeTTL != challengeTTL || e.svc.Store() != e.st || e.svc.Log() == nil || !e.svc.Now().Equal(t0) {
+		t.Fatalf("defaults: %v %+v", e.svc.MaxWait(), e.svc.Limits())
+	}
+	if got := strings.Join(e.svc.Suites(), " "); got != "OCRA-1:HOTP-SHA256-8:QN06 OCRA-1:HOTP-SHA256-8:QN06-PSHA1 OCRA-1:HOTP-SHA256-8:QH40-S032" {
+		t.Fatalf("suites %s", got)
+	}
+	if !bytes.Equal(ed25519.NewKeyFromSeed(e.svc.PrivateKeySeed()).Public().(ed25519.PublicKey), e.svc.PublicKey()) {
+		t.Fatal("the seed is not the identity's")
+	}
+	// A second service on the same store has the same identity.
+	again, err := core.New(ctx, core.Config{Store: e.st, Argon2: fastArgon, Log: e.svc.Log()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if !bytes.Equal(again.PublicKey(), e.svc.PublicKey()) {
+		t.Fatal("a new identity on the same store")
+	}
+	if again.MaxWait() != 30*time.Second {
+		t.Fatalf("MaxWait %v", again.MaxWait())
+	}
+	// A damaged identity is an error, not another identity.
+	if err := e.st.Update(ctx, func(tx store.Tx) error { return tx.PutMeta("service_key", []byte("short")) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.ServiceKey(ctx, e.st, rand.Reader); err == nil {
+		t.Fatal("a damaged service key taken")
 	}
 }

@@ -274,8 +274,10 @@ func TestLogins(t *testing.T) {
 	if _, err := e.svc.LoginStatus(ctx, ch.ID); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("its status: %v", err)
 	}
-	if err := e.svc.SetTempPassword(ctx, core.NewPasswordRequest{LoginID: ch.ID, Password: "a new password"}); !errors.Is(err, core.ErrNotFound) {
-		t.Fatalf("a new password by it: %v", err)
+	for _, pw := range []string{"a new password", "short"} {
+		if err := e.svc.SetTempPassword(ctx, core.NewPasswordRequest{LoginID: ch.ID, Password: pw}); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("a new password %q by it: %v", pw, err)
+		}
 	}
 	if _, err := e.svc.LoginStatus(ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("no such login: %v", err)
