@@ -241,8 +241,12 @@ func TestProofs(t *testing.T) {
 	ctx := context.Background()
 	d := e.enroll("mia")
 	o := e.enroll("ned")
-	if _, err := e.svc.IssueTempPassword(ctx, "mia"); err != nil {
+	id, err := e.svc.IssueTempPassword(ctx, "mia")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := e.svc.IssueTempPassword(ctx, "nobody"); !errors.Is(err, core.ErrNoUser) {
+		t.Fatalf("nobody's temporary password: %v", err)
 	}
 	pin, _ := e.svc.IssueProof(ctx, core.ProofChallengeRequest{Device: d.auth, Kind: core.ProofPIN})
 	inbox, _ := e.svc.IssueProof(ctx, core.ProofChallengeRequest{Device: d.auth, Kind: core.ProofInbox})
@@ -262,7 +266,7 @@ func TestProofs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds, err := e.svc.OpenInbox(ctx, core.ProofRequest{Device: d.auth, ChallengeID: inbox.ID, Response: d.respond(t, inbox.Challenge)})
-	if err != nil || len(ds) != 1 || ds[0].Kind != "temp_password" || !ds[0].CreatedAt.Equal(t0) {
+	if err != nil || len(ds) != 1 || ds[0].ID != id || ds[0].Kind != "temp_password" || !ds[0].CreatedAt.Equal(t0) {
 		t.Fatalf("the inbox after a PIN proof: %+v %v", ds, err)
 	}
 	inbox, _ = e.svc.IssueProof(ctx, core.ProofChallengeRequest{Device: d.auth, Kind: core.ProofInbox})

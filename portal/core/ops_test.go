@@ -811,3 +811,47 @@ func TestRespondOnce(t *testing.T) {
 		}
 	}
 }
+
+// pruneHook records when the service prunes the store's buckets.
+type pruneHook struct {
+	store.Store
+	mu     sync.Mutex
+	pruned []time.Time
+}
+
+func (p *pruneHook) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return p.Store.Update(ctx, func(tx store.Tx) error { return fn(pruneTx{tx, p}) })
+}
+
+type pruneTx struct {
+	store.Tx
+	p *pruneHook
+}
+
+func (t pruneTx) PruneBuckets(now time.Time) error {
+	t.p.mu.Lock()
+	t.p.pruned = append(t.p.pruned, now)
+	t.p.mu.Unlock()
+	return t.Tx.PruneBuckets(now)
+}
+
+// TestPrune: the full buckets are dropped from the store once a minute at
+// most, by the first request of each minute.
+func TestPrune(t *testing.T) {
+	hook := &pruneHook{}
+	e := newEnv(t, withRates, func(c *core.Config) {
+		hook.Store = c.Store
+		c.Store = hook
+	})
+	ctx := context.Background()
+	for _, at := range []time.Duration{0, time.Second, time.Minute - time.Nanosecond, time.Minute, time.Minute + time.Second, 3 * time.Minute} {
+		e.at(t0.Add(at))
+		if err := e.svc.AllowIP(ctx, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []time.Time{t0, t0.Add(time.Minute), t0.Add(3 * time.Minute)}
+	if !slices.EqualFunc(hook.pruned, want, time.Time.Equal) {
+		t.Fatalf("pruned at %v, want %v", hook.pruned, want)
+	}
+}
