@@ -100,6 +100,13 @@ func TestReportEvery(t *testing.T) {
 // instant) and keeps the others with what they hold.
 func TestSweep(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	// Below maxKeys a new key sweeps nothing, not even a full bucket.
+	small := New(2, 4, false)
+	small.Allow("a", t0)
+	small.Allow("b", t0.Add(time.Hour))
+	if len(small.buckets) != 2 {
+		t.Fatalf("%d buckets of 2 keys", len(small.buckets))
+	}
 	l := New(2, 4, false) // refills from empty in 2 s
 	const half = 500 * time.Millisecond
 	for i := range maxKeys - 1 {
