@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -456,8 +457,27 @@ func TestNew(t *testing.T) {
 	if !bytes.Equal(ed25519.NewKeyFromSeed(e.svc.PrivateKeySeed()).Public().(ed25519.PublicKey), e.svc.PublicKey()) {
 		t.Fatal("the seed is not the identity's")
 	}
+	// The randomness is the config's: two services on one seed draw the
+	// same identity and the same logins.
+	e2 := newEnv(t)
+	if !bytes.Equal(e2.svc.PublicKey(), e.svc.PublicKey()) {
+		t.Fatal("two services on one seed: two identities")
+	}
+	e.enroll("amy")
+	e2.enroll("amy")
+	if l1, l2 := e.login("amy"), e2.login("amy"); l1.ID != l2.ID || l1.Challenge != l2.Challenge {
+		t.Fatalf("two services on one seed: %+v, %+v", l1, l2)
+	}
+	// New passwords are hashed with the config's Argon2id parameters.
+	if err := e.svc.ChangePassword(ctx, core.ChangePasswordRequest{Username: "amy", Password: "a new password"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.snapshot([]string{"amy"}, nil); !strings.Contains(s, `"$argon2id$v=19$m=64,t=1,p=1$`) {
+		t.Fatalf("the new password's hash:\n%s", s)
+	}
 	// A second service on the same store has the same identity.
-	again, err := core.New(ctx, core.Config{Store: e.st, Argon2: fastArgon, Log: e.svc.Log()})
+	log := slog.New(slog.DiscardHandler)
+	again, err := core.New(ctx, core.Config{Store: e.st, Argon2: fastArgon, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +485,7 @@ func TestNew(t *testing.T) {
 	if !bytes.Equal(again.PublicKey(), e.svc.PublicKey()) {
 		t.Fatal("a new identity on the same store")
 	}
-	if again.MaxWait() != 30*time.Second {
+	if again.MaxWait() != 30*time.Second || again.Log() != log {
 		t.Fatalf("MaxWait %v", again.MaxWait())
 	}
 	// A damaged identity is an error, not another identity.
