@@ -210,16 +210,31 @@ func TestApproveInput(t *testing.T) {
 	if _, err := e.svc.Approve(ctx, core.ApprovalRequest{Device: d.auth, RequestID: ch.ID, Deny: protocol.DenyFraud}); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("a PIN challenge: %v", err)
 	}
-	// The edges of the numbers are taken as input: 0 and 1000 are wrong
-	// numbers, not bad requests.
+	// The edges are taken as input: numbers 0 and 1000 are wrong numbers,
+	// a response of 64 characters a wrong response, not bad requests.
+	e = newEnv(t)
+	d = e.enroll("kai")
 	for _, n := range []int{0, 1000} {
+		l := e.login("kai")
 		if n == l.Number {
-			continue
+			t.Fatalf("the login's number is %d", n)
 		}
-		if _, err := e.svc.Approve(ctx, core.ApprovalRequest{Device: d.auth, RequestID: l.ID, Number: n, Response: r}); errors.Is(err, core.ErrBadRequest) {
+		_, r := e.push(d, l.ID, n)
+		if _, err := e.svc.Approve(ctx, core.ApprovalRequest{Device: d.auth, RequestID: l.ID, Number: n, Response: r}); !errors.Is(err, core.ErrWrongNumber) {
 			t.Fatalf("number %d: %v", n, err)
 		}
-		break // the request is spent now
+	}
+	l6 := e.login("kai")
+	if _, err := e.svc.Approve(ctx, core.ApprovalRequest{Device: d.auth, RequestID: l6.ID, Number: l6.Number, Response: strings.Repeat("1", 64)}); !errors.Is(err, core.ErrBadResponse) {
+		t.Fatalf("a response of 64: %v", err)
+	}
+	l7 := e.login("kai")
+	if _, err := e.svc.Respond(ctx, core.ResponseRequest{LoginID: l7.ID, Response: strings.Repeat("1", 64)}); !errors.Is(err, core.ErrBadResponse) {
+		t.Fatalf("a response of 64 to a challenge: %v", err)
+	}
+	pin, _ := e.svc.IssueProof(ctx, core.ProofChallengeRequest{Device: d.auth, Kind: core.ProofPIN})
+	if err := e.svc.ProvePIN(ctx, core.ProofRequest{Device: d.auth, ChallengeID: pin.ID, Response: strings.Repeat("1", 64)}); !errors.Is(err, core.ErrBadResponse) {
+		t.Fatalf("a proof of 64: %v", err)
 	}
 	// Locked: refused as locked, the request untouched.
 	l5 := e.login("kai")
