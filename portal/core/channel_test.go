@@ -120,17 +120,27 @@ func TestWaitEvents(t *testing.T) {
 		t.Fatalf("cancelled: %v", err)
 	}
 	// Retired while it waits: told so.
+	old := e.login("ivy") // pushed to d
+	evs, err = e.svc.WaitEvents(ctx, core.EventsRequest{Device: d.auth})
+	if err != nil {
+		t.Fatal(err)
+	}
 	got2 := make(chan error, 1)
 	views = hook.watch()
 	go func() {
-		_, err := e.svc.WaitEvents(ctx, core.EventsRequest{Device: d.auth, Wait: time.Hour})
+		_, err := e.svc.WaitEvents(ctx, core.EventsRequest{Device: d.auth, After: evs.Next, Wait: time.Hour})
 		got2 <- err
 	}()
 	<-views
 	<-views
-	e.addDevice("ivy")
+	nd := e.addDevice("ivy")
 	if err := <-got2; !errors.Is(err, core.ErrDeviceRetired) {
 		t.Fatalf("retired during the wait: %v", err)
+	}
+	// The new device's list holds its own requests, not the old one's.
+	l = e.login("ivy")
+	if evs, err := e.svc.WaitEvents(ctx, core.EventsRequest{Device: nd.auth}); err != nil || len(evs.Pending) != 1 || evs.Pending[0] != l.ID || len(evs.Events) != 1 {
+		t.Fatalf("the new device's channel: %+v %v (not %s)", evs, err, old.ID)
 	}
 }
 
