@@ -102,6 +102,20 @@ func TestWaitEvents(t *testing.T) {
 	if evs := <-got; len(evs.Events) != 0 || len(evs.Pending) != 0 {
 		t.Fatalf("after the response: %+v", evs)
 	}
+	// A request denied on the device wakes the long-poll that holds the
+	// list with it.
+	l = e.login("ivy")
+	evs, err = e.svc.WaitEvents(ctx, core.EventsRequest{Device: d.auth, After: evs.Next})
+	if err != nil || len(evs.Pending) != 1 {
+		t.Fatalf("%+v %v", evs, err)
+	}
+	got = wait(core.EventsRequest{Device: d.auth, After: evs.Next, Wait: time.Hour, Pending: protocol.PendingDigest(evs.Pending)})
+	if _, err := e.svc.Approve(ctx, core.ApprovalRequest{Device: d.auth, RequestID: l.ID, Deny: protocol.DenyMistake}); err != nil {
+		t.Fatal(err)
+	}
+	if evs := <-got; len(evs.Events) != 0 || len(evs.Pending) != 0 {
+		t.Fatalf("after the denial: %+v", evs)
+	}
 	// A stale digest: answered at once.
 	if evs, err := e.svc.WaitEvents(ctx, core.EventsRequest{Device: d.auth, Wait: time.Hour, Pending: digest}); err != nil || len(evs.Pending) != 0 {
 		t.Fatalf("a stale digest: %+v %v", evs, err)
@@ -299,6 +313,18 @@ func TestProofs(t *testing.T) {
 	ds, err = e.svc.OpenInbox(ctx, core.ProofRequest{Device: d.auth, ChallengeID: inbox.ID, Response: d.respond(t, inbox.Challenge)})
 	if err != nil || ds == nil || len(ds) != 0 {
 		t.Fatalf("the inbox again: %+v %v", ds, err)
+	}
+	// Two waiting: both released, once.
+	for range 2 {
+		if _, err := e.svc.IssueTempPassword(ctx, "mia"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []int{2, 0} {
+		inbox, _ = e.svc.IssueProof(ctx, core.ProofChallengeRequest{Device: d.auth, Kind: core.ProofInbox})
+		if ds, err := e.svc.OpenInbox(ctx, core.ProofRequest{Device: d.auth, ChallengeID: inbox.ID, Response: d.respond(t, inbox.Challenge)}); err != nil || len(ds) != want {
+			t.Fatalf("the inbox: %d deliveries %v, want %d", len(ds), err, want)
+		}
 	}
 	// A wrong inbox proof releases nothing and counts.
 	if _, err := e.svc.IssueTempPassword(ctx, "mia"); err != nil {

@@ -62,6 +62,10 @@ func TestResend(t *testing.T) {
 	if e.gw.sent != 5 {
 		t.Fatalf("%d messages, want 5", e.gw.sent)
 	}
+	// The resends count toward the user's 5 codes an hour.
+	if _, err := e.svc.Enroll(ctx, core.EnrollRequest{Username: "kim", Password: "password1"}); !errors.As(err, &rl) || rl.Limit != "sends_user_hour" {
+		t.Fatalf("a new enrollment after 5 sends: %v", err)
+	}
 	if _, err := e.svc.Resend(ctx, core.ResendRequest{EnrollmentID: "nope"}); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("no such enrollment: %v", err)
 	}

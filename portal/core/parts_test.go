@@ -334,6 +334,9 @@ func TestAdmin(t *testing.T) {
 	if _, err := e.svc.Approve(ctx, core.ApprovalRequest{Device: d.auth, RequestID: l.ID, Deny: "fraud"}); err != nil {
 		t.Fatal(err)
 	}
+	if st, err := e.svc.LoginStatus(ctx, l.ID); err != nil || st.Status != core.StatusDenied {
+		t.Fatalf("the login denied as fraud: %+v %v", st, err)
+	}
 	for u, want := range map[string]int{"": 1, "una": 1, "val": 0} {
 		if rs, err := core.FraudReports(ctx, e.st, u); err != nil || len(rs) != want || (want == 1 && rs[0].LoginID != l.ID) {
 			t.Errorf("fraud reports of %q: %+v %v", u, rs, err)
