@@ -77,6 +77,26 @@ func TestOutbox(t *testing.T) {
 			t.Fatalf("message %d: %q after %q", i, ms[i].Code, ms[i-1].Code)
 		}
 	}
+	// A MiB that begins with a line: that line is read too. Lines of
+	// 1024 bytes, 1030 of them: the last MiB is the last 1024 lines.
+	aligned := filepath.Join(t.TempDir(), "aligned.jsonl")
+	var buf bytes.Buffer
+	for i := range 1030 {
+		m, _ := json.Marshal(core.Message{Code: fmt.Sprintf("%04d", i)})
+		buf.Write(m)
+		buf.WriteString(strings.Repeat(" ", 1023-len(m))) // JSON takes spaces after a value
+		buf.WriteByte('\n')
+	}
+	if buf.Len() != 1030*1024 {
+		t.Fatalf("%d bytes", buf.Len())
+	}
+	if err := os.WriteFile(aligned, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ms, err = core.NewOutbox(aligned).Messages(ctx)
+	if err != nil || len(ms) != 1024 || ms[0].Code != "0006" || ms[1023].Code != "1029" {
+		t.Fatalf("the last MiB of whole lines: %d messages %v, from %q", len(ms), err, ms[0].Code)
+	}
 	// A file that cannot be written or read: an error, not a panic.
 	bad := core.NewOutbox(filepath.Join(t.TempDir(), "no", "such", "dir"))
 	if err := bad.Send(ctx, core.Message{}); err == nil {
