@@ -855,3 +855,123 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("pruned at %v, want %v", hook.pruned, want)
 	}
 }
+
+// TestHardLock: failures past the 5th lock again for 15 minutes each, and
+// the MaxFailures-th locks until an administrator unlocks (docs/SECURITY.md).
+func TestHardLock(t *testing.T) {
+	e := newEnv(t, func(c *core.Config) { c.Limits.MaxFailures = 7 })
+	e.enroll("ian")
+	ctx := context.Background()
+	for i := 1; i <= 7; i++ {
+		if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "ian", Password: "wrong password"}); !errors.Is(err, core.ErrBadCredentials) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+		if i >= lockAfter {
+			e.advance(lockTime)
+		}
+	}
+	var le *core.LockedError
+	if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "ian", Password: "password1"}); !errors.As(err, &le) || !le.Hard || !le.Until.IsZero() {
+		t.Fatalf("after 7 failures: %v, want a hard lock", err)
+	}
+	e.advance(365 * 24 * time.Hour)
+	if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "ian", Password: "password1"}); !errors.As(err, &le) || !le.Hard {
+		t.Fatalf("a year later: %v", err)
+	}
+	var outcomes []string
+	core.ReadAudit(ctx, e.st, store.AuditFilter{}, func(a store.AuditEvent) error {
+		if a.Event == core.AuditAccountLocked {
+			outcomes = append(outcomes, a.Outcome)
+		}
+		return nil
+	})
+	if len(outcomes) != 3 || outcomes[2] != "until an administrator unlocks" || !strings.HasPrefix(outcomes[0], "until ") {
+		t.Fatalf("locks audited: %q", outcomes)
+	}
+	if err := core.UnlockAccount(ctx, e.st, e.clock(), "ian"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "ian", Password: "password1"}); err != nil {
+		t.Fatalf("after the unlock: %v", err)
+	}
+}
+
+// TestSendCaps: at most 10 codes a user in a (rolling) day, and 5 an
+// hour and 10 a day to one phone number across users (docs/SECURITY.md).
+func TestSendCaps(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.user("jan")
+	send := func(u string) error {
+		_, err := e.svc.Enroll(ctx, core.EnrollRequest{Username: u, Password: "password1"})
+		return err
+	}
+	var rl *core.RateLimitError
+	for h := range 2 {
+		e.at(t0.Add(time.Duration(h) * (time.Hour + time.Nanosecond)))
+		for i := range 5 {
+			if err := send("jan"); err != nil {
+				t.Fatalf("hour %d, send %d: %v", h, i+1, err)
+			}
+		}
+	}
+	e.at(t0.Add(2 * (time.Hour + time.Nanosecond)))
+	if err := send("jan"); !errors.As(err, &rl) || rl.Limit != "sends_user_day" {
+		t.Fatalf("an 11th in a day: %v", err)
+	}
+	e.at(t0.Add(24 * time.Hour))
+	if err := send("jan"); !errors.As(err, &rl) || rl.Limit != "sends_user_day" {
+		t.Fatalf("when the first are a day old: %v", err)
+	}
+	e.at(t0.Add(24*time.Hour + time.Nanosecond))
+	if err := send("jan"); err != nil {
+		t.Fatalf("a day and 1ns after the first: %v", err)
+	}
+	// One phone, two users: 5 an hour to it.
+	f := newEnv(t)
+	f.user("kev")
+	f.user("lia") // the same phone number
+	for i := range 5 {
+		if _, err := f.svc.Enroll(ctx, core.EnrollRequest{Username: []string{"kev", "lia"}[i%2], Password: "password1"}); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+	}
+	if _, err := f.svc.Enroll(ctx, core.EnrollRequest{Username: "lia", Password: "password1"}); !errors.As(err, &rl) || rl.Limit != "sends_phone_hour" {
+		t.Fatalf("a 6th to the phone in an hour: %v", err)
+	}
+}
+
+// TestLinkTries: a link's Session ID takes 10 wrong tries (docs/PROTOCOL.md),
+// each counted toward the account's lock; after the 10th the enrollment
+// is failed and further tries count no more. A link leaves the user's
+// enrollments by code as they are.
+func TestLinkTries(t *testing.T) {
+	e := newEnv(t, func(c *core.Config) { c.Limits.LockoutThreshold = 100 })
+	ctx := context.Background()
+	e.user("mo")
+	enr, err := e.svc.Enroll(ctx, core.EnrollRequest{Username: "mo", Password: "password1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := e.gw.code()
+	l, err := e.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "mo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongS := l.SessionID[:4] + strings.Repeat("0", 12)
+	for i := range 11 {
+		if _, err := e.svc.ExchangeSession(ctx, core.SessionRequest{Session: wrongS}); !errors.Is(err, core.ErrBadSession) {
+			t.Fatalf("wrong %d: %v", i+1, err)
+		}
+	}
+	if s := e.snapshot([]string{"mo"}, nil); !strings.Contains(s, "Failures:10 ") {
+		t.Fatalf("want 10 failures counted:\n%s", s)
+	}
+	if _, err := e.svc.ExchangeSession(ctx, core.SessionRequest{Session: l.SessionID}); !errors.Is(err, core.ErrBadSession) {
+		t.Fatalf("the right one after 10 wrong: %v", err)
+	}
+	k, _ := protocol.NewActivationKey(rand.Reader)
+	if _, err := e.svc.Activate(ctx, core.ActivateRequest{EnrollmentID: enr.ID, Code: code, PublicKey: k.PublicKey().Bytes(), DeliveryKey: k.PublicKey().Bytes(), ChannelToken: make([]byte, 32)}); err != nil {
+		t.Fatalf("the code sent before the link: %v", err)
+	}
+}

@@ -307,6 +307,10 @@ func TestAdmin(t *testing.T) {
 	if _, err := core.CreateAccount(ctx, e.st, rand.Reader, t0, "xia", "+15550001234", "12345678", fastArgon); err != nil {
 		t.Fatalf("a password of 8 (NIST SP 800-63B's least): %v", err)
 	}
+	// A password of 1024 bytes is checked (wes has no device yet).
+	if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "wes", Password: strings.Repeat("p", 1024)}); !errors.Is(err, core.ErrNoDevice) {
+		t.Fatalf("a login with a password of 1024: %v", err)
+	}
 	// Unlock: an unknown user, a locked one, one that was not.
 	if err := core.UnlockAccount(ctx, e.st, t0, "nobody"); !errors.Is(err, core.ErrNoUser) {
 		t.Fatalf("unlock nobody: %v", err)
@@ -423,6 +427,11 @@ func TestPasswords(t *testing.T) {
 			t.Errorf("CheckPassword(%q): %v %v", bad, ok, err)
 		}
 	}
+	// 256 MiB is taken: the salt is drawn (and fails here) rather than the
+	// parameters refused, without the cost of hashing with 256 MiB.
+	if _, err := core.HashPassword(failReader{}, "x", core.Argon2Params{Memory: 256 * 1024, Time: 1, Threads: 1}); err == nil || !strings.Contains(err.Error(), "random") {
+		t.Errorf("256 MiB: %v, want the random source's failure", err)
+	}
 	// The edges of the caps are taken: 16 threads, 10 passes, a hash of
 	// 16 and of 64 bytes.
 	for _, good := range []string{
@@ -519,3 +528,7 @@ func TestNew(t *testing.T) {
 		t.Fatal("a damaged service key taken")
 	}
 }
+
+type failReader struct{}
+
+func (failReader) Read([]byte) (int, error) { return 0, errors.New("no entropy") }
