@@ -171,6 +171,11 @@ func TestAuditTrail(t *testing.T) {
 		"password.changed zed changed how=temporary",
 		"password.changed zed changed how=stepup")
 
+	if _, err := e.svc.StartLinkEnrollment(ctx, core.LinkRequest{Username: "zed"}); err != nil {
+		t.Fatal(err)
+	}
+	step("link", "enrollment.started zed link shown channel=link")
+
 	ch, err := e.svc.IssueProof(ctx, core.ProofChallengeRequest{Device: d.auth, Kind: core.ProofPIN})
 	if err != nil {
 		t.Fatal(err)
