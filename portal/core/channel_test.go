@@ -45,6 +45,18 @@ func (v *viewHook) watch() <-chan struct{} {
 	return v.views
 }
 
+// looked returns once a long-poll has looked at the store twice (its
+// device, then its events), or has returned (done).
+func looked(views <-chan struct{}, done <-chan struct{}) {
+	for range 2 {
+		select {
+		case <-views:
+		case <-done:
+			return
+		}
+	}
+}
+
 // TestWaitEvents: the device's long-poll answers at once with events,
 // waits for one otherwise, and with the digest of the pending list it
 // holds answers as soon as the list differs.
@@ -75,15 +87,16 @@ func TestWaitEvents(t *testing.T) {
 		t.Helper()
 		views := hook.watch()
 		out := make(chan protocol.Events, 1)
+		done := make(chan struct{})
 		go func() {
+			defer close(done)
 			evs, err := e.svc.WaitEvents(ctx, req)
 			if err != nil {
 				t.Error(err)
 			}
 			out <- evs
 		}()
-		<-views // it has looked once
-		<-views // and twice (authDevice, then the events)
+		looked(views, done) // it has looked at the store: it waits now
 		return out
 	}
 	got := wait(core.EventsRequest{Device: d.auth, Wait: time.Hour})
@@ -124,12 +137,13 @@ func TestWaitEvents(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	views := hook.watch()
 	errc := make(chan error, 1)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		_, err := e.svc.WaitEvents(cctx, core.EventsRequest{Device: d.auth, Wait: time.Hour})
 		errc <- err
 	}()
-	<-views
-	<-views
+	looked(views, done)
 	cancel()
 	if err := <-errc; !errors.Is(err, core.ErrUnavailable) {
 		t.Fatalf("cancelled: %v", err)
@@ -142,12 +156,13 @@ func TestWaitEvents(t *testing.T) {
 	}
 	got2 := make(chan error, 1)
 	views = hook.watch()
+	done = make(chan struct{})
 	go func() {
+		defer close(done)
 		_, err := e.svc.WaitEvents(ctx, core.EventsRequest{Device: d.auth, After: evs.Next, Wait: time.Hour})
 		got2 <- err
 	}()
-	<-views
-	<-views
+	looked(views, done)
 	nd := e.addDevice("ivy")
 	if err := <-got2; !errors.Is(err, core.ErrDeviceRetired) {
 		t.Fatalf("retired during the wait: %v", err)
@@ -179,15 +194,16 @@ func TestWaitExpiry(t *testing.T) {
 	}
 	views := hook.watch()
 	got := make(chan protocol.Events, 1)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		evs, err := e.svc.WaitEvents(ctx, core.EventsRequest{Device: d.auth, After: evs.Next, Wait: time.Hour, Pending: protocol.PendingDigest(evs.Pending)})
 		if err != nil {
 			t.Error(err)
 		}
 		got <- evs
 	}()
-	<-views
-	<-views
+	looked(views, done)
 	e.advance(20 * time.Millisecond) // the request's end; the long-poll's timer is set to it
 	if evs := <-got; len(evs.Pending) != 0 {
 		t.Fatalf("after the request's end: %+v", evs)
