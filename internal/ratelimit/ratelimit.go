@@ -31,7 +31,8 @@ type Limiter struct {
 	buckets map[string]*bucket
 }
 
-// New returns a Limiter; off turns it into one that allows everything.
+// New returns a Limiter; off, or a rate of zero or less, makes it one that
+// allows everything.
 func New(rate, burst float64, off bool) *Limiter {
 	return &Limiter{rate: rate, burst: burst, off: off || rate <= 0, buckets: make(map[string]*bucket)}
 }

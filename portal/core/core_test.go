@@ -3,10 +3,13 @@ package core_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -24,13 +27,22 @@ var fastArgon = core.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 type gateway struct {
 	mu   sync.Mutex
 	last core.Message
+	sent int
 }
 
 func (g *gateway) Send(_ context.Context, m core.Message) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.last = m
+	g.sent++
 	return nil
+}
+
+// code is the last code sent.
+func (g *gateway) code() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.last.Code
 }
 
 type env struct {
@@ -38,20 +50,32 @@ type env struct {
 	svc *core.Service
 	st  store.Store
 	gw  *gateway
-	now time.Time
+	mu  sync.Mutex
+	now time.Time // the clock: set it with at or advance
 }
 
-func newEnv(t *testing.T) *env {
+// t0 is the time every test starts at.
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// newEnv makes a service on a SQLite database in a temporary directory,
+// with a clock that moves only when the test moves it, and randomness from
+// a seeded stream. opts change its Config (limits, rates, the store).
+func newEnv(t *testing.T, opts ...func(*core.Config)) *env {
 	t.Helper()
-	st, err := sqlite.Open(":memory:", storetest.Key(t, 7))
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "ibkey.db"), storetest.Key(t, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, gw: &gateway{}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	e.svc, err = core.New(context.Background(), core.Config{
-		Store: st, Now: func() time.Time { return e.now }, Gateway: e.gw, Argon2: fastArgon,
+	e := &env{t: t, st: st, gw: &gateway{}, now: t0}
+	cfg := core.Config{
+		Store: st, Now: e.clock, Rand: seeded(1), Gateway: e.gw, Argon2: fastArgon,
 		Log: slog.New(slog.DiscardHandler), Rate: core.RateLimit{Disabled: true},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.st = cfg.Store
+	e.svc, err = core.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +83,45 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+// at sets the clock.
+func (e *env) at(t time.Time) {
+	e.mu.Lock()
+	e.now = t
+	e.mu.Unlock()
+}
+
+// advance moves the clock on by d.
+func (e *env) advance(d time.Duration) { e.at(e.clock().Add(d)) }
+
+// seeded is a deterministic random source, safe for concurrent use.
+func seeded(seed byte) io.Reader {
+	var s [32]byte
+	s[0] = seed
+	return &lockedReader{r: mrand.NewChaCha8(s)}
+}
+
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
 // device is what a device's vault would hold.
 type device struct {
-	auth   core.DeviceAuth
-	secret []byte
+	auth     core.DeviceAuth
+	secret   []byte
+	delivery *ecdh.PrivateKey
 }
 
 func (d device) respond(t *testing.T, challenge string) string {
@@ -77,10 +136,29 @@ func (d device) respond(t *testing.T, challenge string) string {
 // enroll makes an account and enrolls a device for it through the core.
 func (e *env) enroll(username string) device {
 	e.t.Helper()
-	ctx := context.Background()
-	if _, err := core.CreateAccount(ctx, e.st, rand.Reader, e.now, username, "+15550001234", "password1", fastArgon); err != nil {
+	e.user(username)
+	return e.addDevice(username)
+}
+
+// user makes an account (password "password1").
+func (e *env) user(username string) {
+	e.t.Helper()
+	if _, err := core.CreateAccount(context.Background(), e.st, rand.Reader, e.clock(), username, "+15550001234", "password1", fastArgon); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// pendingDevice is an activated device not confirmed yet.
+type pendingDevice struct {
+	device
+	act     protocol.Activation
+	confirm string // the right response to its confirmation challenge
+}
+
+// activate enrolls a new device for username up to its activation.
+func (e *env) activate(username string) pendingDevice {
+	e.t.Helper()
+	ctx := context.Background()
 	enr, err := e.svc.Enroll(ctx, core.EnrollRequest{Username: username, Password: "password1", IP: "192.0.2.1"})
 	if err != nil {
 		e.t.Fatal(err)
@@ -88,7 +166,7 @@ func (e *env) enroll(username string) device {
 	act, _ := protocol.NewActivationKey(rand.Reader)
 	token := make([]byte, 32)
 	rand.Read(token)
-	a, err := e.svc.Activate(ctx, core.ActivateRequest{EnrollmentID: enr.ID, Code: e.gw.last.Code, PublicKey: act.PublicKey().Bytes(), DeliveryKey: act.PublicKey().Bytes(), ChannelToken: token})
+	a, err := e.svc.Activate(ctx, core.ActivateRequest{EnrollmentID: enr.ID, Code: e.gw.code(), PublicKey: act.PublicKey().Bytes(), DeliveryKey: act.PublicKey().Bytes(), ChannelToken: token})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -96,11 +174,18 @@ func (e *env) enroll(username string) device {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	d := device{auth: core.DeviceAuth{DeviceID: a.DeviceID, Token: token}, secret: secret}
-	if err := e.svc.Confirm(ctx, core.ConfirmRequest{Device: d.auth, Response: d.respond(e.t, a.ConfirmChallenge)}); err != nil {
+	d := device{auth: core.DeviceAuth{DeviceID: a.DeviceID, Token: token}, secret: secret, delivery: act}
+	return pendingDevice{device: d, act: a, confirm: d.respond(e.t, a.ConfirmChallenge)}
+}
+
+// addDevice enrolls and confirms a new device for username.
+func (e *env) addDevice(username string) device {
+	e.t.Helper()
+	p := e.activate(username)
+	if err := e.svc.Confirm(context.Background(), core.ConfirmRequest{Device: p.auth, Response: p.confirm}); err != nil {
 		e.t.Fatal(err)
 	}
-	return d
+	return p.device
 }
 
 // TestLockedIsOneError: every operation that meets a locked account says
@@ -156,7 +241,7 @@ func TestLockedIsOneError(t *testing.T) {
 		},
 		"Activate": func() error {
 			k, _ := protocol.NewActivationKey(rand.Reader)
-			_, err := e.svc.Activate(ctx, core.ActivateRequest{EnrollmentID: enr.ID, Code: e.gw.last.Code, PublicKey: k.PublicKey().Bytes(), DeliveryKey: k.PublicKey().Bytes(), ChannelToken: make([]byte, 32)})
+			_, err := e.svc.Activate(ctx, core.ActivateRequest{EnrollmentID: enr.ID, Code: e.gw.code(), PublicKey: k.PublicKey().Bytes(), DeliveryKey: k.PublicKey().Bytes(), ChannelToken: make([]byte, 32)})
 			return err
 		},
 		"IssueProof": func() error {

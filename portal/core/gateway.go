@@ -83,14 +83,19 @@ func (o *Outbox) Messages(ctx context.Context) ([]Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core: outbox: %w", err)
 	}
+	// The last MiB, and the byte before it: whether the MiB begins a line.
 	off := max(st.Size()-maxOutboxRead, 0)
-	b, err := io.ReadAll(io.NewSectionReader(f, off, maxOutboxRead))
+	start := max(off-1, 0)
+	b, err := io.ReadAll(io.NewSectionReader(f, start, maxOutboxRead+1))
 	if err != nil {
 		return nil, fmt.Errorf("core: outbox: %w", err)
 	}
 	lines := strings.Split(string(b), "\n")
-	if off > 0 && len(lines) > 0 {
-		lines = lines[1:] // cut in the middle
+	if off > 0 {
+		// Up to the first line break from the byte before the MiB: the
+		// end of a line cut by the MiB, or nothing when the MiB begins
+		// with a line.
+		lines = lines[1:]
 	}
 	var out []Message
 	for _, l := range lines {
