@@ -980,3 +980,49 @@ func TestLinkTries(t *testing.T) {
 		t.Fatalf("the code sent before the link: %v", err)
 	}
 }
+
+// auditDown is a store whose write transactions fail to record one kind of
+// audit event.
+type auditDown struct {
+	store.Store
+	event string
+}
+
+var errAuditDown = errors.New("audit log unavailable")
+
+func (a auditDown) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return a.Store.Update(ctx, func(tx store.Tx) error { return fn(auditDownTx{tx, a.event}) })
+}
+
+type auditDownTx struct {
+	store.Tx
+	event string
+}
+
+func (t auditDownTx) InsertAudit(e store.AuditEvent) error {
+	if e.Event == t.event {
+		return errAuditDown
+	}
+	return t.Tx.InsertAudit(e)
+}
+
+// TestLockNeedsItsRecord: a failure that locks an account and cannot
+// write the account.locked record fails whole: the caller gets the
+// store's error, and neither the failure nor the lock is kept, so that no
+// account is ever locked without a record saying why.
+func TestLockNeedsItsRecord(t *testing.T) {
+	e := newEnv(t, func(c *core.Config) { c.Store = auditDown{c.Store, core.AuditAccountLocked} })
+	e.enroll("ida")
+	ctx := context.Background()
+	for i := 1; i < lockAfter; i++ {
+		if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "ida", Password: "wrong password"}); !errors.Is(err, core.ErrBadCredentials) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "ida", Password: "wrong password"}); !errors.Is(err, errAuditDown) {
+		t.Fatalf("the failure that locks, without its record: %v, want the store's error", err)
+	}
+	if _, err := e.svc.StartLogin(ctx, core.LoginRequest{Username: "ida", Password: "password1"}); err != nil {
+		t.Fatalf("the lock was kept without its record: %v", err)
+	}
+}
