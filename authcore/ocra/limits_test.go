@@ -314,8 +314,9 @@ func TestSearchOrder(t *testing.T) {
 }
 
 // TestHOTPWindow: VerifyHOTP tries counter to counter+window and no
-// other, also where counter+window passes 2^64 - 1 (the counter is 8
-// bytes, RFC 4226 section 5.1, and wraps around).
+// other; where counter+window passes 2^64 - 1 (the counter is 8 bytes,
+// RFC 4226 section 5.1) the window stops there, and never wraps round to
+// the codes of counter 0 and after, spent long ago.
 func TestHOTPWindow(t *testing.T) {
 	t.Parallel()
 	o, _ := NewOTP(SHA1, []byte("12345678901234567890"), 6)
@@ -335,12 +336,16 @@ func TestHOTPWindow(t *testing.T) {
 	}{
 		{top, 0, top},
 		{top - 5, 5, top},
-		{top - 2, 5, 2},
-		{top, 1, 0},
+		{top - 2, 5, top - 1},
 	} {
 		code := o.HOTP(c.at)
 		if got, err := o.VerifyHOTP(code, c.from, c.window); err != nil || got != c.at {
 			t.Errorf("VerifyHOTP(counter %d, from %d, window %d) = %d, %v", c.at, c.from, c.window, got, err)
+		}
+	}
+	for _, c := range []struct{ from, window, at uint64 }{{top - 2, 5, 2}, {top, 1, 0}, {top, 3, 1}} {
+		if got, err := o.VerifyHOTP(o.HOTP(c.at), c.from, c.window); !errors.Is(err, ErrMismatch) {
+			t.Errorf("VerifyHOTP(counter %d, from %d, window %d) = %d, %v; want no wrap round", c.at, c.from, c.window, got, err)
 		}
 	}
 	// A window that ends at 2^64 - 1 and holds no match ends.

@@ -55,15 +55,17 @@ func (o *OTP) TOTP(t time.Time, period time.Duration) (string, error) {
 }
 
 // VerifyHOTP checks code against counters counter to counter+window and
-// returns the matching counter, or ErrMismatch.
+// returns the matching counter, or ErrMismatch. The window stops at the
+// last counter, 2^64-1: it never wraps round to counters already used.
 func (o *OTP) VerifyHOTP(code string, counter, window uint64) (uint64, error) {
 	if window > MaxCounterWindow {
 		return 0, ErrWindow
 	}
 	var buf [10]byte
-	// Count the window, not the counter: counter+window may pass 2^64-1,
-	// and the counter (8 bytes, RFC 4226 section 5.1) wraps around.
-	for i := uint64(0); i <= window; i++ {
+	// Count the window, not the counter: counter+window may pass 2^64-1
+	// (the counter is 8 bytes, RFC 4226 section 5.1), and a counter that
+	// wrapped round to 0 would accept the codes of counters long spent.
+	for i := uint64(0); i <= window && counter+i >= counter; i++ {
 		c := counter + i
 		if subtle.ConstantTimeCompare(o.AppendHOTP(buf[:0], c), []byte(code)) == 1 {
 			return c, nil
