@@ -1026,3 +1026,29 @@ func TestLockNeedsItsRecord(t *testing.T) {
 		t.Fatalf("the lock was kept without its record: %v", err)
 	}
 }
+
+// writesDown is a store whose write transactions fail before they start.
+type writesDown struct{ store.Store }
+
+var errWritesDown = errors.New("store refuses writes")
+
+func (writesDown) Update(context.Context, func(store.Tx) error) error { return errWritesDown }
+
+// TestServiceKeyWriteFails: a store that cannot open a write transaction
+// is an error for ServiceKey, even where the key could be read: the read
+// again is only for a key another instance made meanwhile (or a damaged
+// one), not a way round a store that fails.
+func TestServiceKeyWriteFails(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	k, err := core.ServiceKey(ctx, e.st, seeded(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := core.ServiceKey(ctx, e.st, seeded(3)); err != nil || !again.Equal(k) {
+		t.Fatalf("read again: %v, same key %v", err, again.Equal(k))
+	}
+	if _, err := core.ServiceKey(ctx, writesDown{e.st}, seeded(3)); !errors.Is(err, errWritesDown) {
+		t.Fatalf("writes refused: %v, want the store's error", err)
+	}
+}
