@@ -1052,3 +1052,45 @@ func TestServiceKeyWriteFails(t *testing.T) {
 		t.Fatalf("writes refused: %v, want the store's error", err)
 	}
 }
+
+// notifyRec records the devices a write transaction notifies.
+type notifyRec struct {
+	store.Store
+	mu       sync.Mutex
+	notified []string
+}
+
+func (n *notifyRec) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return n.Store.Update(ctx, func(tx store.Tx) error { return fn(notifyTx{tx, n}) })
+}
+
+type notifyTx struct {
+	store.Tx
+	n *notifyRec
+}
+
+func (t notifyTx) Notify(device string) error {
+	t.n.mu.Lock()
+	t.n.notified = append(t.n.notified, device)
+	t.n.mu.Unlock()
+	return t.Tx.Notify(device)
+}
+
+// TestLoginNotifies: a login that sends a push notifies the device in the
+// transaction that writes its event, so that an instance other than this
+// one wakes the device's long-poll (docs/DEPLOY.md); one with no push
+// notifies nobody.
+func TestLoginNotifies(t *testing.T) {
+	rec := &notifyRec{}
+	e := newEnv(t, func(c *core.Config) { rec.Store = c.Store; c.Store = rec })
+	d := e.enroll("noa")
+	rec.mu.Lock()
+	rec.notified = nil
+	rec.mu.Unlock()
+	l := e.login("noa")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !l.Push || !slices.Equal(rec.notified, []string{d.auth.DeviceID}) {
+		t.Fatalf("push %v, notified %q, want the device %q", l.Push, rec.notified, d.auth.DeviceID)
+	}
+}
